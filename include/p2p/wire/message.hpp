@@ -1,0 +1,33 @@
+// Message bodies: the msgpack array [msg_type, sender_id, time, payload0, payload1, ...].
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "p2p/bytes.hpp"
+#include "p2p/error.hpp"
+#include "p2p/value.hpp"
+#include "p2p/wire/msgpack.hpp"
+
+namespace p2p::wire {
+
+struct Body {
+  std::uint8_t msg_type = 0;   ///< main flag: broadcast, whisper, renegotiate, ...
+  std::string sender;          ///< id bytes, whether they came as str or bin
+  bool sender_is_bin = false;  ///< py2p sends bin ids, js2p and p2pmesh str
+  std::uint64_t time = 0;      ///< UTC seconds
+  Array payload;               ///< payload[0] is the sub-flag when present
+};
+
+/// Decodes and validates the envelope: an array of at least 3 elements whose first is an
+/// unsigned integer < 256, second a str or bin, third a non-negative integer (a float is
+/// accepted and truncated, since js2p's msgpack-lite may write one).
+Result<Body> decode_body(ByteView body, const DecodeLimits& limits = {});
+
+/// Encodes a body the way p2pmesh sends it: sender id as str, time as the smallest uint.
+Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
+                  std::span<const Value> payload);
+
+}  // namespace p2p::wire
