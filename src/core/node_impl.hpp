@@ -1,0 +1,149 @@
+// Private state of core::Node, shared by the files that implement it (node.cpp for the
+// connection life cycle and user commands, node_dispatch.cpp for incoming messages).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/node.hpp"
+#include "core/seen_cache.hpp"
+#include "p2p/wire/frame.hpp"
+#include "p2p/wire/message.hpp"
+
+namespace p2p::core {
+
+/// A whisper waiting for a link's handshake (the last step of an indirect reply).
+struct QueuedWhisper {
+  Array packets;
+};
+
+struct Conn {
+  Conn(ConnId i, bool out, Address a, std::size_t max_frame)
+      : id(i), outgoing(out), remote(std::move(a)), reader(max_frame) {}
+
+  ConnId id;
+  bool outgoing;
+  Address remote;  ///< dialled address, or where an incoming connection came from
+  std::optional<PeerId> expected_id;
+  bool dialing = false;     ///< outgoing, not connected yet
+  bool handshaked = false;  ///< in the routing table
+  bool closing = false;     ///< CloseCmd issued; waiting for on_closed
+  bool reconnect_dial = false;
+  PeerInfo info;                             ///< valid once handshaked
+  std::vector<wire::Compression> try_order;  ///< how to open the peer's frames
+  wire::FrameReader reader;
+  std::chrono::nanoseconds opened_at{0};
+  std::chrono::nanoseconds last_bytes_at{0};
+  /// The last user-level frame body we sent on this link, for `renegotiate/resend`.
+  std::shared_ptr<const Bytes> last_body;
+  wire::Digest256 last_id{};
+  bool last_resent = false;
+  std::vector<QueuedWhisper> after_handshake;
+};
+
+/// A reply waiting for a `response` that tells us where its target is.
+struct PendingRequest {
+  PeerId target;
+  bool target_is_bin = false;
+  Array packets;
+  std::chrono::nanoseconds deadline{0};
+};
+
+/// An address learned from a peers list or a past link, for self-healing.
+struct KnownPeer {
+  Address addr;
+  bool id_is_bin = false;
+  std::uint32_t failures = 0;
+  std::chrono::nanoseconds next_attempt{0};
+};
+
+/// Frames for one message, built lazily once per compression method and shared by every
+/// link that uses that method. A relay hands in the frame content it received so that links
+/// with the same method forward those exact bytes.
+class FrameSet {
+ public:
+  FrameSet(ByteView body, const wire::Digest256& id) : body_(body), id_(id) {}
+  void set_received(std::optional<wire::Compression> method, ByteView content) {
+    in_method_ = method;
+    in_content_ = content;
+    has_in_ = true;
+  }
+  SharedFrame get(std::optional<wire::Compression> method);
+
+ private:
+  static std::size_t slot(std::optional<wire::Compression> m);
+  ByteView body_;
+  const wire::Digest256& id_;
+  bool has_in_ = false;
+  std::optional<wire::Compression> in_method_;
+  ByteView in_content_;
+  std::array<SharedFrame, 6> cache_{};
+};
+
+struct Node::Impl {
+  explicit Impl(NodeConfig cfg);
+
+  NodeConfig config;
+  PeerId id;
+  std::mt19937_64 rng;
+  SeenCache seen;
+  Counters counters;
+  ConnId next_conn = 1;
+  std::unordered_map<ConnId, Conn> conns;
+  // Ordered, so iteration (broadcast fan-out, peers lists) is the same on every platform.
+  std::map<PeerId, ConnId> routing;
+  std::map<std::string, PendingRequest> requests;
+  std::map<PeerId, KnownPeer> known;
+  std::vector<std::shared_ptr<Handler>> handlers;
+  std::vector<Command> outbox;
+  std::chrono::nanoseconds last_peer_refresh{0};
+  std::uint64_t request_counter = 0;
+  Time last_now;
+
+  // ---- helpers (node.cpp) ----
+  void log(int level, const std::string& text) const;
+  Conn* find(ConnId c);
+  std::size_t outgoing_count() const;
+  std::size_t awaiting_count() const;
+  void emit(Command cmd) { outbox.push_back(std::move(cmd)); }
+  void event(EventKind kind, ConnId conn, PeerId peer, std::string detail);
+  void send_frame(Conn& c, SharedFrame frame);
+  /// Encodes [flag, id, now, payload...] and sends it on `c` with c's compression (or
+  /// uncompressed when `raw`).
+  void send_internal(Conn& c, std::uint8_t flag, const Array& payload, Time now, bool raw = false);
+  void send_handshake(Conn& c, Time now);
+  void send_peers(Conn& c, Time now);
+  Array peer_list_for(ConnId exclude);
+  void close_conn(Conn& c, const std::string& reason);
+  void remove_from_routing(Conn& c);
+  Result<ConnId> dial(const Address& addr, std::optional<PeerId> id, bool id_is_bin, Time now,
+                      bool reconnect);
+  void remember_peer(const PeerId& pid, bool is_bin, const Address& addr);
+  void self_heal(Time now);
+  Value id_value(const PeerId& pid, bool is_bin) const;
+
+  // ---- incoming (node_dispatch.cpp) ----
+  void on_frame(Conn& c, ByteView content, Time now);
+  void dispatch(Conn& c, wire::Body& body, const wire::OpenedFrame& opened, ByteView content,
+                Time now);
+  void relay(Conn& from, const wire::Body& body, const wire::OpenedFrame& opened, ByteView content);
+  void handle_message(Conn& c, wire::Body& body, const wire::OpenedFrame& opened, Time now);
+  void handle_renegotiate(Conn& c, const wire::Body& body, Time now);
+  void handle_handshake(Conn& c, const wire::Body& body, Time now);
+  void handle_peers(Conn& c, const wire::Body& body, Time now);
+  void handle_request(Conn& c, const wire::Body& body, Time now);
+  void handle_response(Conn& c, const wire::Body& body, Time now);
+  void protocol_violation(Conn& c, const std::string& why);
+  void install_peer(Conn& c, PeerId pid, bool is_bin, Address addr,
+                    std::vector<std::uint8_t> advertised, Time now);
+};
+
+}  // namespace p2p::core

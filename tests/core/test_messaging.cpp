@@ -1,0 +1,290 @@
+// Broadcast relay, de-duplication, handlers, reply, peers, renegotiation.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace p2p::test {
+namespace {
+
+std::size_t chain(MemNet& net, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) net.add(config_for(static_cast<std::uint16_t>(i + 1)));
+  for (std::size_t i = 0; i + 1 < n; ++i) net.connect(i, i + 1);
+  return n;
+}
+
+TEST(Messaging, BroadcastPropagatesOverAChainOfThree) {
+  MemNet net;
+  auto cfg = [](std::uint16_t p) {
+    auto c = config_for(p);
+    c.max_outgoing = 1;  // keep the chain a chain: no peer exchange shortcuts
+    c.auto_reconnect = false;
+    return c;
+  };
+  net.add(cfg(1));
+  net.add(cfg(2));
+  net.add(cfg(3));
+  net.connect(0, 1);
+  net.connect(1, 2);
+  ASSERT_EQ(net.node(1).routing_table().size(), 2u);
+  ASSERT_TRUE(net.node(0)
+                  .send(Array{"hello", Value::bin(as_bytes("\x00\x01"))}, flags::broadcast,
+                        flags::broadcast, net.now())
+                  .ok());
+  net.pump();
+  for (std::size_t i : {1u, 2u}) {
+    ASSERT_EQ(net.entry(i).delivered.size(), 1u) << "node " << i;
+    const auto& m = net.entry(i).delivered[0];
+    EXPECT_EQ(m.sender, net.node(0).id());
+    EXPECT_EQ(m.packets, (Array{Value(0), "hello", Value::bin(as_bytes("\x00\x01"))}));
+  }
+  EXPECT_TRUE(net.entry(0).delivered.empty());  // our own echo is dropped
+}
+
+TEST(Messaging, WhispersAreNotRelayed) {
+  MemNet net;
+  chain(net, 3);
+  ASSERT_TRUE(net.node(0).send(Array{"psst"}, flags::whisper, flags::whisper, net.now()).ok());
+  net.pump();
+  EXPECT_EQ(net.entry(1).delivered.size(), 1u);
+  // Node 2 may have dialled node 0 via peer exchange; it only hears it if directly linked.
+  const bool direct = net.node(2).peer(net.node(0).id()) != nullptr;
+  EXPECT_EQ(net.entry(2).delivered.size(), direct ? 1u : 0u);
+}
+
+TEST(Messaging, RelayForwardsTheOriginalBytesAndSkipsSenderAndPreviousHop) {
+  Node node(config_for(4000));
+  const Time t = at_seconds(0);
+  RawPeer p1, p2, p3;
+  p1.id = "Peer1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  p2.id = "Peer2bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  p3.id = "Peer3ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+  p3.methods = {flags::zlib};  // needs a different encoding of the same body
+  ConnId c1 = node.on_incoming({"10.1.1.1", 1}, t);
+  ConnId c2 = node.on_incoming({"10.1.1.2", 2}, t);
+  ConnId c3 = node.on_incoming({"10.1.1.3", 3}, t);
+  node.on_bytes(c1, p1.handshake(node.protocol().id(), t.utc, {"10.1.1.1", 1}), t);
+  node.on_bytes(c2, p2.handshake(node.protocol().id(), t.utc, {"10.1.1.2", 2}), t);
+  node.on_bytes(c3, p3.handshake(node.protocol().id(), t.utc, {"10.1.1.3", 3}), t);
+  node.take_outbox();
+
+  // p2 relays a broadcast originally sent by p1: it must go to p3 only.
+  Bytes frame = p1.frame(flags::broadcast, {Value(flags::broadcast), Value("m")}, t.utc);
+  node.on_bytes(c2, frame, t);
+  auto cmds = node.take_outbox();
+  EXPECT_TRUE(sent_on(cmds, c1).empty());
+  EXPECT_TRUE(sent_on(cmds, c2).empty());
+  auto to3 = sent_on(cmds, c3);
+  ASSERT_EQ(to3.size(), 1u);
+  auto bodies = decode_frames(to3, {wire::Compression::zlib});
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0].sender, p1.id);
+  EXPECT_EQ(of_kind<core::DeliverCmd>(cmds).size(), 1u);
+
+  // A raw link gets the exact bytes that arrived.
+  RawPeer p4;
+  p4.id = "Peer4dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+  ConnId c4 = node.on_incoming({"10.1.1.4", 4}, t);
+  node.on_bytes(c4, p4.handshake(node.protocol().id(), t.utc, {"10.1.1.4", 4}), t);
+  node.take_outbox();
+  Bytes frame2 = p1.frame(flags::broadcast, {Value(flags::broadcast), Value("n")}, t.utc);
+  node.on_bytes(c2, frame2, t);
+  cmds = node.take_outbox();
+  auto to4 = sent_on(cmds, c4);
+  ASSERT_EQ(to4.size(), 1u);
+  EXPECT_EQ(to4[0], frame2);
+}
+
+TEST(Messaging, DropsDuplicatesExpiredBroadcastsAndOurOwnEcho) {
+  Node node(config_for(4000));
+  const Time t = at_seconds(100);
+  RawPeer p;
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, t);
+  node.on_bytes(c, p.handshake(node.protocol().id(), t.utc), t);
+  node.take_outbox();
+
+  Bytes m = p.frame(flags::broadcast, {Value(flags::broadcast), Value("once")}, t.utc);
+  node.on_bytes(c, m, t);
+  node.on_bytes(c, m, t);
+  auto cmds = node.take_outbox();
+  EXPECT_EQ(of_kind<core::DeliverCmd>(cmds).size(), 1u);
+  EXPECT_EQ(node.counters().duplicates_dropped, 1u);
+
+  Bytes old = p.frame(flags::broadcast, {Value(flags::broadcast), Value("old")}, t.utc - 61);
+  node.on_bytes(c, old, t);
+  EXPECT_TRUE(of_kind<core::DeliverCmd>(node.take_outbox()).empty());
+  EXPECT_EQ(node.counters().expired_dropped, 1u);
+
+  ASSERT_TRUE(node.send(Array{"mine"}, flags::broadcast, flags::broadcast, t).ok());
+  auto sent = sent_on(cmds = node.take_outbox(), c);
+  ASSERT_EQ(sent.size(), 1u);
+  node.on_bytes(c, sent[0], t);  // the peer echoes it back
+  EXPECT_TRUE(of_kind<core::DeliverCmd>(node.take_outbox()).empty());
+  EXPECT_EQ(node.counters().duplicates_dropped, 2u);
+}
+
+TEST(Messaging, SeenCacheExpiresWithTime) {
+  Node node(config_for(4000));
+  RawPeer p;
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, at_seconds(0));
+  node.on_bytes(c, p.handshake(node.protocol().id(), at_seconds(0).utc), at_seconds(0));
+  node.on_bytes(c, p.frame(flags::broadcast, {Value(0), Value("x")}, at_seconds(0).utc),
+                at_seconds(0));
+  EXPECT_EQ(node.seen_cache_size(), 1u);
+  node.tick(at_seconds(62));
+  EXPECT_EQ(node.seen_cache_size(), 0u);
+}
+
+TEST(Messaging, HandlersRunInOrderAndTheFirstTrueStopsDelivery) {
+  MemNet net;
+  chain(net, 2);
+  std::vector<std::string> calls;
+  net.node(1).register_handler([&](const core::Message& m, const core::LinkView& link) {
+    calls.push_back("first");
+    EXPECT_NE(link.peer, nullptr);
+    return m.packets.size() > 1 && m.packets[1] == Value("take");
+  });
+  net.node(1).register_handler([&](const core::Message&, const core::LinkView&) {
+    calls.push_back("second");
+    return false;
+  });
+  ASSERT_TRUE(net.node(0).send(Array{"take"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  EXPECT_EQ(calls, (std::vector<std::string>{"first"}));
+  EXPECT_TRUE(net.entry(1).delivered.empty());
+  ASSERT_TRUE(net.node(0).send(Array{"leave"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  EXPECT_EQ(calls, (std::vector<std::string>{"first", "first", "second"}));
+  EXPECT_EQ(net.entry(1).delivered.size(), 1u);
+}
+
+TEST(Messaging, HandlersMayCallBackIntoTheNode) {
+  MemNet net;
+  chain(net, 2);
+  Node& b = net.node(1);
+  b.register_handler([&](const core::Message& m, const core::LinkView& link) {
+    EXPECT_TRUE(b.reply(m, Array{"pong"}, net.now()).ok());
+    b.disconnect(link.conn);  // closing the link being processed is allowed
+    return true;
+  });
+  ASSERT_TRUE(net.node(0).send(Array{"ping"}, flags::whisper, flags::whisper, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(0).delivered.size(), 1u);
+  EXPECT_EQ(net.entry(0).delivered[0].packets, (Array{Value(2), "pong"}));
+  EXPECT_TRUE(b.routing_table().empty());
+}
+
+TEST(Messaging, DirectReplyIsAWhisper) {
+  MemNet net;
+  chain(net, 2);
+  ASSERT_TRUE(net.node(0).send(Array{"q"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(1).delivered.size(), 1u);
+  ASSERT_TRUE(net.node(1).reply(net.entry(1).delivered[0], Array{"a", 1}, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(0).delivered.size(), 1u);
+  EXPECT_EQ(net.entry(0).delivered[0].msg_type, flags::whisper);
+  EXPECT_EQ(net.entry(0).delivered[0].packets, (Array{Value(2), "a", 1}));
+}
+
+TEST(Messaging, IndirectReplyCrossesAChainOfFour) {
+  MemNet net;
+  for (std::uint16_t i = 1; i <= 4; ++i) {
+    auto c = config_for(i);
+    c.max_outgoing = 1;  // no shortcuts from peer exchange: 0-1-2-3 stays a chain
+    c.auto_reconnect = false;
+    net.add(c);
+  }
+  for (std::size_t i = 0; i + 1 < 4; ++i) net.connect(i, i + 1);
+  ASSERT_EQ(net.node(0).peer(net.node(3).id()), nullptr);
+  ASSERT_TRUE(net.node(0).send(Array{"who?"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(3).delivered.size(), 1u);
+  ASSERT_TRUE(net.node(3).reply(net.entry(3).delivered[0], Array{"me"}, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(0).delivered.size(), 1u);
+  EXPECT_EQ(net.entry(0).delivered[0].sender, net.node(3).id());
+  EXPECT_EQ(net.entry(0).delivered[0].packets, (Array{Value(2), "me"}));
+  EXPECT_NE(net.node(3).peer(net.node(0).id()), nullptr);  // the replier dialled the requester
+  EXPECT_EQ(net.node(3).counters().replies_indirect, 1u);
+  // Nobody else saw the whisper, and nobody got the request as a message.
+  EXPECT_EQ(net.entry(1).delivered.size(), 1u);
+  EXPECT_EQ(net.entry(2).delivered.size(), 1u);
+}
+
+TEST(Messaging, PeersListsDialUpToMaxOutgoing) {
+  MemNet net;
+  for (std::uint16_t i = 1; i <= 7; ++i) net.add(config_for(i));
+  // Hub 0 knows everyone; newcomer 6 connects to the hub only.
+  for (std::size_t i = 1; i <= 5; ++i) net.connect(i, 0);
+  net.connect(6, 0);
+  EXPECT_EQ(net.node(6).outgoing_count(), 4u);  // max_outgoing
+  EXPECT_EQ(net.node(6).routing_table().size(), 4u);
+}
+
+TEST(Messaging, RequestPeersIsAnsweredForStrAndBinStar) {
+  Node node(config_for(4000));
+  const Time t = at_seconds(0);
+  RawPeer p;
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, t);
+  node.on_bytes(c, p.handshake(node.protocol().id(), t.utc), t);
+  node.take_outbox();
+  for (Value star : {Value("*"), Value::bin(as_bytes("*"))}) {
+    node.on_bytes(c, p.frame(flags::whisper, {Value(flags::request), star}, t.utc), t);
+    auto cmds = node.take_outbox();
+    auto bodies = decode_frames(sent_on(cmds, c), {wire::Compression::snappy});
+    ASSERT_EQ(bodies.size(), 1u);
+    EXPECT_EQ(bodies[0].payload[0], Value(flags::peers));
+  }
+}
+
+TEST(Messaging, RenegotiationChangesCompressionAndResendRepeatsTheLastMessageOnce) {
+  Node node(config_for(4000));
+  const Time t = at_seconds(0);
+  RawPeer p;
+  p.methods = {flags::zlib};
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, t);
+  node.on_bytes(c, p.handshake(node.protocol().id(), t.utc), t);
+  node.take_outbox();
+  ASSERT_EQ(node.peer(p.id)->compression, wire::Compression::zlib);
+  ASSERT_TRUE(node.send(Array{"last"}, flags::whisper, flags::whisper, t).ok());
+  node.take_outbox();
+
+  // py2p's reaction to a message it cannot handle: compression [] then resend.
+  node.on_bytes(c, p.frame(flags::renegotiate, {Value(flags::compression), Value(Array{})}, t.utc),
+                t);
+  EXPECT_EQ(node.peer(p.id)->compression, std::nullopt);
+  auto cmds = node.take_outbox();
+  auto answer = decode_frames(sent_on(cmds, c));
+  ASSERT_EQ(answer.size(), 1u);
+  EXPECT_EQ(answer[0].msg_type, flags::renegotiate);
+  EXPECT_EQ(answer[0].payload, (Array{Value(flags::compression), Value(Array{})}));
+
+  node.on_bytes(c, p.frame(flags::renegotiate, {Value(flags::resend)}, t.utc), t);
+  auto resent = decode_frames(sent_on(cmds = node.take_outbox(), c));  // raw now
+  ASSERT_EQ(resent.size(), 1u);
+  EXPECT_EQ(resent[0].msg_type, flags::whisper);
+  EXPECT_EQ(resent[0].payload, (Array{Value(flags::whisper), "last"}));
+  node.on_bytes(c, p.frame(flags::renegotiate, {Value(flags::resend)}, t.utc), t);
+  EXPECT_TRUE(sent_on(cmds = node.take_outbox(), c).empty());  // once only
+}
+
+TEST(Messaging, SelfHealingRedialsKnownPeersWithBackoff) {
+  MemNet net;
+  for (std::uint16_t i = 1; i <= 3; ++i) net.add(config_for(i));
+  net.connect(0, 1);
+  net.connect(2, 1);  // 2 learns 0 from 1's peers list and dials it
+  ASSERT_NE(net.node(2).peer(net.node(0).id()), nullptr);
+  // Cut 2's links; ticking heals them from the addresses it learned.
+  for (auto& p : net.node(2).routing_table()) net.node(2).disconnect(p.conn, "test cut");
+  net.pump();
+  ASSERT_TRUE(net.node(2).routing_table().empty());
+  for (int i = 0; i < 5 && net.node(2).routing_table().size() < 2; ++i) {
+    net.advance(2);
+    net.tick_all();
+  }
+  EXPECT_EQ(net.node(2).routing_table().size(), 2u);
+  EXPECT_GE(net.node(2).counters().reconnect_dials, 2u);
+}
+
+}  // namespace
+}  // namespace p2p::test
