@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (`make test` calls this; .ci/run calls `make test`).
+#
+#  1. install Debian packages and the reference peers (js2p@0.7.870 from npm, py2p from the
+#     tarball inside it), idempotently;
+#  2. build with warnings as errors and run every test (unit, golden vectors, simulator,
+#     runtime, examples, CLI, interop with real py2p/js2p nodes);
+#  3. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer and run the suite again;
+#  4. rebuild with ThreadSanitizer and run the threaded runtime tests (label `runtime`);
+#  5. a short libFuzzer run of every fuzz target.
+# Set P2P_TEST_STAGES to a subset ("main asan tsan fuzz") to run fewer stages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stages=${P2P_TEST_STAGES:-"main asan tsan fuzz"}
+jobs=${P2P_JOBS:-$(nproc)}
+fuzz_seconds=${P2P_FUZZ_SECONDS:-20}
+has_stage() { [[ " $stages " == *" $1 "* ]]; }
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "setup"
+bash scripts/setup.sh
+bash scripts/install-references.sh --fix-py2p-framing
+
+configure_and_build() {  # dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DP2P_WERROR=ON "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+}
+
+if has_stage main; then
+  section "build (warnings are errors) and run every test"
+  configure_and_build build
+  ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
+fi
+
+if has_stage asan; then
+  section "AddressSanitizer + UndefinedBehaviorSanitizer"
+  configure_and_build build-asan -DP2P_SANITIZE=address,undefined -DP2P_BUILD_BENCH=OFF
+  # The interop matrix runs against the reference peers in the main stage; under ASan the
+  # same p2pmesh code paths are covered by the runtime and CLI tests.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -LE 'interop|perf'
+fi
+
+if has_stage tsan; then
+  section "ThreadSanitizer: the threaded runtime"
+  configure_and_build build-tsan -DP2P_SANITIZE=thread -DP2P_BUILD_BENCH=OFF
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan --output-on-failure -j "$jobs" --timeout 900 -L runtime
+fi
+
+if has_stage fuzz; then
+  section "libFuzzer, ${fuzz_seconds}s per target"
+  bash scripts/fuzz.sh "$fuzz_seconds"
+fi
+
+section "all stages passed: $stages"
