@@ -1,0 +1,116 @@
+// zlib (RFC 1950) and gzip (RFC 1952) through the system zlib.
+#include <zlib.h>
+
+#include <string>
+
+#include "wire/compression_bounded.hpp"
+#include "wire/compression_codecs.hpp"
+
+namespace p2p::wire::detail {
+
+namespace {
+
+// 15 + 32: a 32 KiB window and automatic detection of a zlib or a gzip header.
+constexpr int auto_detect_window_bits = 15 + 32;
+constexpr int default_mem_level = 8;  // zlib's and Python's default
+
+Error zlib_error(const char* what, const z_stream& s) {
+  std::string message = std::string("zlib: ") + what;
+  if (s.msg != nullptr) message += std::string(" (") + s.msg + ")";
+  return Error{Errc::compression, std::move(message)};
+}
+
+class ZlibDecoder {
+ public:
+  explicit ZlibDecoder(ByteView input) {
+    stream_.next_in = const_cast<Bytef*>(input.data());  // zlib's API is not const-correct
+    stream_.avail_in = static_cast<uInt>(input.size());
+    initialised_ = inflateInit2(&stream_, auto_detect_window_bits) == Z_OK;
+  }
+  ~ZlibDecoder() {
+    if (initialised_) inflateEnd(&stream_);
+  }
+  ZlibDecoder(const ZlibDecoder&) = delete;
+  ZlibDecoder& operator=(const ZlibDecoder&) = delete;
+
+  Status status() const {
+    if (!initialised_) return Error{Errc::compression, "zlib: inflateInit2 failed"};
+    return {};
+  }
+
+  Result<DecodeStep> step(std::uint8_t* out, std::size_t room) {
+    stream_.next_out = out;
+    stream_.avail_out = static_cast<uInt>(room);
+    const int rc = inflate(&stream_, Z_NO_FLUSH);
+    const DecodeStep step{room - stream_.avail_out, rc == Z_STREAM_END};
+    switch (rc) {
+      case Z_STREAM_END:
+        if (stream_.avail_in != 0) return zlib_error("trailing bytes after the stream", stream_);
+        return step;
+      case Z_OK:
+        return step;
+      case Z_BUF_ERROR:
+        // No progress although there is output room: the input ends mid-stream.
+        return zlib_error("truncated stream", stream_);
+      case Z_NEED_DICT:
+        return zlib_error("stream needs a preset dictionary", stream_);
+      case Z_DATA_ERROR:
+        return zlib_error("corrupt stream", stream_);
+      case Z_MEM_ERROR:
+        return zlib_error("out of memory", stream_);
+      default:
+        return zlib_error("inflate failed", stream_);
+    }
+  }
+
+ private:
+  z_stream stream_{};
+  bool initialised_ = false;
+};
+
+}  // namespace
+
+Status zlib_compress(Pieces input, int window_bits, Bytes& out) {
+  z_stream s{};
+  if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, default_mem_level,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Error{Errc::compression, "zlib: deflateInit2 failed"};
+  }
+  const std::size_t base = out.size();
+  out.resize(base + deflateBound(&s, static_cast<uLong>(total_size(input))));
+  std::size_t written = 0;
+  auto run = [&](int flush) {
+    int rc = Z_OK;
+    do {
+      if (written == out.size() - base) out.resize(out.size() + out.size() / 2 + 64);
+      s.next_out = out.data() + base + written;
+      s.avail_out = static_cast<uInt>(out.size() - base - written);
+      rc = deflate(&s, flush);
+      written = out.size() - base - s.avail_out;
+    } while (rc == Z_OK && (s.avail_in != 0 || flush == Z_FINISH));
+    return rc;
+  };
+  int rc = Z_OK;
+  for (ByteView piece : input) {
+    if (piece.empty()) continue;
+    s.next_in = const_cast<Bytef*>(piece.data());
+    s.avail_in = static_cast<uInt>(piece.size());
+    rc = run(Z_NO_FLUSH);
+    if (rc != Z_OK) break;
+  }
+  if (rc == Z_OK) rc = run(Z_FINISH);
+  deflateEnd(&s);
+  if (rc != Z_STREAM_END) {
+    out.resize(base);
+    return Error{Errc::compression, "zlib: deflate failed with code " + std::to_string(rc)};
+  }
+  out.resize(base + written);
+  trim_capacity(out);
+  return {};
+}
+
+Result<Bytes> zlib_decompress(ByteView input, std::size_t max_output) {
+  return decode_bounded<ZlibDecoder>(input, max_output, "zlib");
+}
+
+}  // namespace p2p::wire::detail
