@@ -1,0 +1,116 @@
+// MeshOptions: everything a MeshSocket can be configured with, each bound with its default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "p2p/message.hpp"
+#include "p2p/protocol.hpp"
+#include "p2p/wire/compression.hpp"
+
+namespace asio {
+class io_context;
+}
+
+namespace p2p {
+
+/// The protocol engine's bounds (design principle 3). Defaults and reasons are those of the
+/// engine; a test checks that they stay equal.
+struct MeshLimits {
+  /// Largest frame accepted (compressed size). A frame above it closes the link.
+  std::size_t max_frame_bytes = 4u << 20;
+  /// Largest message body after decompression (a decompression bomb costs at most this).
+  std::size_t max_body_bytes = 4u << 20;
+  /// Deepest msgpack nesting accepted in a message.
+  std::size_t max_depth = 32;
+  /// Open connections of all kinds.
+  std::size_t max_connections = 128;
+  /// Connections still waiting for their handshake.
+  std::size_t max_awaiting = 32;
+  /// Time a connection may take to deliver its handshake (TLS handshake included).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// Time a partial frame may sit unfinished before the link is closed (slowloris).
+  std::chrono::milliseconds stalled_frame_timeout{60'000};
+  /// Entries of the broadcast de-duplication cache (oldest evicted and counted when full).
+  std::size_t seen_cache_entries = 1u << 20;
+  /// Indirect replies waiting for their `response`.
+  std::size_t max_pending_requests = 1024;
+  /// How long an indirect reply waits for its `response`.
+  std::chrono::milliseconds request_timeout{30'000};
+  /// Addresses remembered for self-healing.
+  std::size_t max_known_peers = 1024;
+};
+
+/// TLS settings, used when the protocol's encryption is "SSL".
+///
+/// By default (all empty) a node presents a fresh self-signed certificate and accepts any
+/// peer, as py2p and js2p do: the link is encrypted but nobody is authenticated. Setting
+/// `ca_file` and/or `pinned_sha256` turns verification on in both directions (as a client
+/// the node verifies the server; as a server it requests and verifies a client certificate);
+/// with both set a peer must pass both. Host names are never checked.
+struct TlsOptions {
+  std::string cert_file;  ///< PEM certificate chain to present; empty: generate one
+  std::string key_file;   ///< PEM private key of cert_file
+  std::string ca_file;    ///< PEM CA bundle peers' certificates must chain to
+  /// SHA-256 fingerprints (hex, ':' separators allowed) of the peer certificates accepted.
+  /// MeshSocket::certificate_fingerprint() gives a node's own.
+  std::vector<std::string> pinned_sha256;
+};
+
+/// Receives log lines: level 1 (connections, errors) .. 5 (every handler entry and every
+/// message in or out), as the references' debug_level. Called on the io thread (and on the
+/// constructing thread during construction); must not block for long.
+using LogSink = std::function<void(int level, std::string_view text)>;
+
+struct MeshOptions {
+  /// Bind address. "" or "0.0.0.0" binds every interface and advertises the LAN address
+  /// (127.0.0.1 when there is none); a host name is resolved.
+  std::string addr = "0.0.0.0";
+  /// Bind port; 0 picks a free one (port() reports it).
+  std::uint16_t port = 0;
+  Protocol protocol{"mesh", "Plaintext"};
+  /// Address advertised to peers instead of the bound one (port forwarding). An empty host
+  /// or a zero port keeps the bound value.
+  std::optional<Endpoint> out_addr;
+  /// 0: silent .. 5: everything (see LogSink).
+  int debug_level = 0;
+  /// Where log lines go; empty: standard error.
+  LogSink log;
+
+  /// Outgoing links the node keeps (py2p's max_outgoing); peers lists fill up to it.
+  std::size_t max_outgoing = 4;
+  /// Re-dial known peers when outgoing links are lost (self-healing).
+  bool auto_reconnect = true;
+  /// Compression methods advertised, in order of preference. Empty: never compress.
+  std::vector<wire::Compression> compression{wire::all_compressions.begin(),
+                                             wire::all_compressions.end()};
+  MeshLimits limits;
+
+  /// Messages waiting for recv(). When full, the oldest is dropped and counted
+  /// (status counter "recv_dropped"): a reader that stopped reading must not grow the
+  /// process; 65536 small messages are a few MiB.
+  std::size_t max_recv_queue = 65536;
+  /// Bytes that may wait to be written to one peer before it is closed as too slow (status
+  /// counter "slow_peers_closed"). 4 MiB is one maximum-size frame: a peer that cannot take
+  /// that much is stalled, and 128 connections stay within ~512 MiB in the worst case.
+  std::size_t max_queued_bytes_per_peer = 4u << 20;
+  /// Size of each socket read handed to the frame reader.
+  std::size_t read_buffer_bytes = 64u << 10;
+  /// Period of the engine's timer (timeouts, cache expiry, self-healing).
+  std::chrono::milliseconds tick_interval{250};
+
+  TlsOptions tls;
+
+  /// Run on this io_context instead of an own io thread: one process can host hundreds of
+  /// nodes on a few threads. The caller runs the context (io_context::run) and keeps it
+  /// alive longer than the socket; close() then does not wait (see MeshSocket::close).
+  asio::io_context* io_context = nullptr;
+};
+
+}  // namespace p2p

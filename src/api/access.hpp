@@ -1,0 +1,122 @@
+// Internals shared by the files of the public API: the handle that Message and Connection
+// use to reach their socket, and the builders of those value types.
+#pragma once
+
+#include <mutex>
+
+#include "core/node.hpp"
+#include "net/clock.hpp"
+#include "net/runtime.hpp"
+#include "p2p/message.hpp"
+
+namespace p2p::detail {
+
+/// How a Message or a Connection reaches the socket it came from. close() clears `rt`
+/// under `mu` before the runtime can go away, so a value kept after its socket is gone
+/// finds nullptr instead of a dangling runtime.
+struct SocketHandle {
+  std::mutex mu;
+  net::Runtime* rt = nullptr;
+};
+
+inline Error closed_error() {
+  return Error{Errc::closed, "the socket is closed"};
+}
+
+/// Runs a node command: at once on the io thread (returning its result), else queued for
+/// the io thread (errors found there are logged and recorded in status()).
+template <class F>
+Status run_command(net::Runtime& rt, const char* what, F&& f) {
+  if (rt.on_strand()) {
+    if (rt.closed()) return closed_error();
+    Status s = f(rt.node(), net::now());
+    if (!s) {
+      ++rt.counters().commands_refused;
+      rt.record_error(std::string(what) + " refused: " + s.error().to_string());
+    }
+    return s;
+  }
+  const bool queued =
+      rt.submit([rt_ptr = &rt, what, fn = std::forward<F>(f)](core::Node& n, core::Time t) mutable {
+        Status s = fn(n, t);
+        if (!s) {
+          ++rt_ptr->counters().commands_refused;
+          rt_ptr->record_error(std::string(what) + " refused: " + s.error().to_string());
+        }
+      });
+  if (!queued) return closed_error();
+  return {};
+}
+
+/// run_command through a handle (Message::reply, Connection::send).
+template <class F>
+Status run_command(const std::shared_ptr<SocketHandle>& handle, const char* what, F&& f) {
+  if (!handle) return Error{Errc::closed, "this value does not belong to a socket"};
+  std::lock_guard<std::mutex> lock(handle->mu);
+  if (!handle->rt) return closed_error();
+  return run_command(*handle->rt, what, std::forward<F>(f));
+}
+
+struct Access {
+  static Message message(core::Message&& m, std::shared_ptr<SocketHandle> owner) {
+    Message out;
+    out.packets_ = std::move(m.packets);
+    out.sender_ = std::move(m.sender);
+    out.sender_is_bin_ = m.sender_is_bin;
+    out.time_ = m.time;
+    out.digest_ = m.id;
+    out.type_ = m.msg_type;
+    out.via_ = m.via;
+    out.owner_ = std::move(owner);
+    return out;
+  }
+  /// The fields node.reply() reads (the packets are not needed).
+  static core::Message reply_target(const Message& m) {
+    core::Message out;
+    out.msg_type = m.type_;
+    out.sender = m.sender_;
+    out.sender_is_bin = m.sender_is_bin_;
+    out.time = m.time_;
+    out.id = m.digest_;
+    out.via = m.via_;
+    return out;
+  }
+  static const std::shared_ptr<SocketHandle>& owner(const Message& m) { return m.owner_; }
+
+  static Connection connection(const core::PeerInfo& p, std::shared_ptr<SocketHandle> owner) {
+    Connection c;
+    c.id_ = p.id;
+    c.addr_ = Endpoint{p.addr.host, p.addr.port};
+    c.outgoing_ = p.outgoing;
+    c.established_ = true;
+    c.compression_ = p.compression;
+    c.conn_ = p.conn;
+    c.owner_ = std::move(owner);
+    return c;
+  }
+  static Connection connection(const core::PendingInfo& p, std::shared_ptr<SocketHandle> owner) {
+    Connection c;
+    c.id_ = p.expected_id.value_or(std::string());
+    c.addr_ = Endpoint{p.addr.host, p.addr.port};
+    c.outgoing_ = p.outgoing;
+    c.conn_ = p.conn;
+    c.owner_ = std::move(owner);
+    return c;
+  }
+  /// The link a handler's message arrived on (strand only: reads the runtime's links).
+  static Connection connection(const core::LinkView& v, const net::Runtime& rt,
+                               std::shared_ptr<SocketHandle> owner) {
+    if (v.peer) return connection(*v.peer, std::move(owner));
+    Connection c;
+    c.conn_ = v.conn;
+    if (const net::Link* l = rt.link(v.conn)) {
+      c.addr_ = Endpoint{l->remote.host, l->remote.port};
+      c.outgoing_ = l->outgoing;
+    }
+    c.owner_ = std::move(owner);
+    return c;
+  }
+  static const std::shared_ptr<SocketHandle>& owner(const Connection& c) { return c.owner_; }
+};
+
+}  // namespace p2p::detail

@@ -1,0 +1,670 @@
+#include "net/runtime.hpp"
+
+#include <random>
+#include <utility>
+
+#include "net/asio.hpp"
+#include "net/clock.hpp"
+#include "net/lan_address.hpp"
+
+namespace p2p::net {
+
+namespace {
+
+using tcp = asio::ip::tcp;
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+/// How long a link the node closed may keep flushing what was queued before it (a peers
+/// list, a last whisper) before the socket is closed regardless.
+constexpr auto linger_timeout = std::chrono::seconds(2);
+/// One TLS record carries at most 16 KiB of plaintext: coalescing small frames up to that
+/// size fills records without copying large frames.
+constexpr std::size_t tls_coalesce_bytes = 16u << 10;
+/// Commands from other threads run in batches of this many per strand turn, so that write
+/// completions and reads interleave with a burst of user sends.
+constexpr std::size_t inbox_batch = 64;
+/// Kept for status(): enough to see a pattern, small enough to copy into every snapshot.
+constexpr std::size_t max_recent_errors = 32;
+
+/// A clean close by the peer, as opposed to an I/O failure worth recording.
+bool is_peer_close(const std::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+         ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::broken_pipe;
+}
+
+std::variant<tcp::socket, Link::TlsStream> make_stream(tcp::socket socket,
+                                                       asio::ssl::context* tls) {
+  if (tls)
+    return std::variant<tcp::socket, Link::TlsStream>(std::in_place_index<1>, std::move(socket),
+                                                      *tls);
+  return std::variant<tcp::socket, Link::TlsStream>(std::in_place_index<0>, std::move(socket));
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    const auto b = static_cast<unsigned>(rd()) & 0xff;
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- Link -----------------------------------------------------------------------------------
+
+Link::Link(core::ConnId conn, bool out, core::Address remote_addr, tcp::socket socket,
+           asio::ssl::context* tls_ctx, std::size_t max_queued, std::size_t read_chunk)
+    : id(conn),
+      outgoing(out),
+      remote(std::move(remote_addr)),
+      phase(Phase::connecting),
+      queue(max_queued),
+      read_buf(read_chunk),
+      stream_(make_stream(std::move(socket), tls_ctx)) {}
+
+tcp::socket& Link::socket() noexcept {
+  return is_tls() ? std::get<1>(stream_).next_layer() : std::get<0>(stream_);
+}
+
+// ---- construction ---------------------------------------------------------------------------
+
+Runtime::Runtime(asio::io_context& ioc, RuntimeConfig config)
+    : ioc_(ioc),
+      strand_(asio::make_strand(ioc)),
+      cfg_(std::move(config)),
+      acceptor_(strand_),
+      tick_timer_(strand_),
+      accept_retry_(strand_),
+      resolver_(strand_),
+      protocol_(cfg_.node.protocol) {}
+
+Runtime::~Runtime() = default;
+
+Result<std::shared_ptr<Runtime>> Runtime::create(asio::io_context& ioc, RuntimeConfig config) {
+  const std::string& enc = config.node.protocol.encryption();
+  if (enc != "Plaintext" && enc != "SSL")
+    return Error{Errc::invalid_argument,
+                 "encryption '" + enc + "' is not supported (use \"Plaintext\" or \"SSL\")"};
+  if (config.read_chunk == 0 || config.max_batch_buffers == 0 || config.tick_interval.count() <= 0)
+    return Error{Errc::invalid_argument, "read_chunk, batch caps and tick_interval must be > 0"};
+  std::shared_ptr<Runtime> rt(new Runtime(ioc, std::move(config)));
+  RuntimeConfig& cfg = rt->cfg_;
+
+  if (enc == "SSL") {
+    auto tls = TlsContext::create(cfg.tls);
+    if (!tls) return tls.error();
+    rt->tls_ = std::move(tls).value();
+  }
+
+  // ---- bind ----
+  const bool wildcard = is_wildcard_host(cfg.bind_host);
+  tcp::endpoint ep;
+  std::error_code ec;
+  if (wildcard) {
+    const bool v6 = cfg.bind_host == "::" || cfg.bind_host == "[::]";
+    ep = tcp::endpoint(v6 ? tcp::v6() : tcp::v4(), cfg.bind_port);
+  } else {
+    const auto addr = asio::ip::make_address(cfg.bind_host, ec);
+    if (!ec) {
+      ep = tcp::endpoint(addr, cfg.bind_port);
+    } else {
+      tcp::resolver resolver(ioc);
+      auto results = resolver.resolve(cfg.bind_host, std::to_string(cfg.bind_port), ec);
+      if (ec || results.empty())
+        return Error{Errc::io, "cannot resolve '" + cfg.bind_host + "': " + ec.message()};
+      ep = results.begin()->endpoint();
+      for (const auto& r : results) {  // prefer IPv4, as the references do
+        if (r.endpoint().address().is_v4()) {
+          ep = r.endpoint();
+          break;
+        }
+      }
+    }
+  }
+  auto& acc = rt->acceptor_;
+  const std::string where = cfg.bind_host + ":" + std::to_string(cfg.bind_port);
+  if (acc.open(ep.protocol(), ec); ec)
+    return Error{Errc::io, "cannot open a socket for " + where + ": " + ec.message()};
+  acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (acc.bind(ep, ec); ec) return Error{Errc::io, "cannot bind " + where + ": " + ec.message()};
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return Error{Errc::io, "cannot listen on " + where + ": " + ec.message()};
+  rt->port_ = acc.local_endpoint(ec).port();
+
+  // ---- the advertised address ----
+  std::string host = wildcard ? lan_address() : ep.address().to_string();
+  std::uint16_t port = rt->port_;
+  if (cfg.out_addr) {
+    if (!cfg.out_addr->host.empty()) host = cfg.out_addr->host;
+    if (cfg.out_addr->port != 0) port = cfg.out_addr->port;
+  }
+  rt->out_addr_ = core::Address{host, port};
+
+  // ---- the node ----
+  core::NodeConfig ncfg = cfg.node;
+  ncfg.out_addr = rt->out_addr_;
+  if (ncfg.id_salt.empty()) ncfg.id_salt = random_hex(16);
+  if (ncfg.seed == 0) ncfg.seed = std::random_device{}() * 0x100000001ULL + std::random_device{}();
+  if (!ncfg.log && cfg.log) ncfg.log = cfg.log;
+  if (ncfg.log_level == 0) ncfg.log_level = cfg.log_level;
+  rt->node_ = std::make_unique<core::Node>(std::move(ncfg));
+  rt->id_ = rt->node_->id();
+  rt->log(1, "listening on " + ep.address().to_string() + ":" + std::to_string(rt->port_) + " as " +
+                 rt->out_addr_.to_string() + " (" + enc + ")");
+  rt->publish(true);
+  return rt;
+}
+
+void Runtime::start(Hooks hooks) {
+  if (started_) return;
+  started_ = true;
+  hooks_ = std::move(hooks);
+  asio::post(strand_, [self = shared_from_this()] {
+    self->item([&] {
+      self->accept_loop();
+      self->tick_loop();
+    });
+  });
+}
+
+// ---- items and the outbox
+// ------------------------------------------------------------------------
+
+template <class F>
+void Runtime::item(F&& f) {
+  std::lock_guard<std::mutex> lock(item_mu_);
+  if (closed_) return;
+  try {
+    f();
+    pump();
+  } catch (const std::exception& e) {
+    // Nothing may unwind into the event loop: an exception here would end io_context::run.
+    record_error(std::string("internal error: ") + e.what());
+  }
+}
+
+bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
+  if (on_strand()) {
+    // Inside an item (a handler or listener): act now, the enclosing item pumps.
+    if (closed_) return false;
+    fn(*node_, now());
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  if (!accepting_) return false;
+  inbox_.push_back(std::move(fn));
+  if (!drain_posted_) {
+    drain_posted_ = true;
+    asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+  return true;
+}
+
+void Runtime::drain_inbox() {
+  std::vector<std::function<void(core::Node&, core::Time)>> batch;
+  bool more = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    const std::size_t n = std::min(inbox_batch, inbox_.size());
+    batch.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(inbox_.front()));
+      inbox_.pop_front();
+    }
+    more = !inbox_.empty() && accepting_;
+    if (!more) drain_posted_ = false;
+  }
+  item([&] {
+    for (auto& fn : batch) {
+      if (closed_) return;
+      fn(*node_, now());
+      pump();
+    }
+  });
+  if (more) asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+}
+
+void Runtime::pump() {
+  while (!closed_ && !node_->outbox_empty()) {
+    auto cmds = node_->take_outbox();
+    // Observers woken by an event or a delivery (on any thread) must find the snapshot
+    // already showing what caused it.
+    bool notify = false;
+    for (const auto& c : cmds) {
+      if (std::holds_alternative<core::EventCmd>(c) || std::holds_alternative<core::DeliverCmd>(c))
+        notify = true;
+      if (!std::holds_alternative<core::SendCmd>(c) && !std::holds_alternative<core::DeliverCmd>(c))
+        structure_dirty_ = true;
+    }
+    if (notify) publish(structure_dirty_);
+    for (auto& c : cmds) {
+      if (closed_) return;
+      execute(c);
+    }
+  }
+  publish(structure_dirty_);
+}
+
+void Runtime::execute(core::Command& cmd) {
+  std::visit(Overloaded{
+                 [&](core::SendCmd& c) { send_frame(c.conn, std::move(c.frame)); },
+                 [&](core::DialCmd& c) { dial(c); },
+                 [&](core::CloseCmd& c) { close_by_node(c.conn, c.reason); },
+                 [&](core::DeliverCmd& c) {
+                   if (hooks_.deliver) hooks_.deliver(std::move(c.msg));
+                 },
+                 [&](core::EventCmd& c) {
+                   if (c.kind == core::EventKind::dial_failed)
+                     record_error("dial failed: " + c.detail);
+                   else if (c.kind == core::EventKind::handshake_failed)
+                     record_error("handshake failed on connection " + std::to_string(c.conn) +
+                                  ": " + c.detail);
+                   if (hooks_.event) hooks_.event(c);
+                 },
+             },
+             cmd);
+}
+
+void Runtime::publish(bool structure) {
+  const bool closed = closed_;
+  std::lock_guard<std::mutex> lock(snap_mu_);
+  snap_.counters = node_->counters();
+  snap_.runtime = rt_counters_;
+  snap_.connections = closed ? 0 : node_->connection_count();
+  snap_.seen_cache = node_->seen_cache_size();
+  snap_.closed = closed;
+  if (structure || closed) {
+    snap_.routing = closed ? std::vector<core::PeerInfo>{} : node_->routing_table();
+    snap_.awaiting = closed ? std::vector<core::PendingInfo>{} : node_->awaiting();
+    snap_.outgoing = closed ? 0 : node_->outgoing_count();
+    structure_dirty_ = false;
+  }
+  if (errors_dirty_) {
+    snap_.errors.assign(errors_.begin(), errors_.end());
+    errors_dirty_ = false;
+  }
+}
+
+Snapshot Runtime::snapshot() const {
+  if (!on_strand()) {
+    std::lock_guard<std::mutex> lock(snap_mu_);
+    return snap_;
+  }
+  Snapshot s;
+  const bool closed = closed_;
+  s.closed = closed;
+  s.counters = node_->counters();
+  s.runtime = rt_counters_;
+  s.errors.assign(errors_.begin(), errors_.end());
+  s.seen_cache = node_->seen_cache_size();
+  if (!closed) {
+    s.routing = node_->routing_table();
+    s.awaiting = node_->awaiting();
+    s.connections = node_->connection_count();
+    s.outgoing = node_->outgoing_count();
+  }
+  return s;
+}
+
+const Link* Runtime::link(core::ConnId conn) const {
+  auto it = links_.find(conn);
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+void Runtime::log(int level, const std::string& text) const {
+  if (cfg_.log && level <= cfg_.log_level) cfg_.log(level, text);
+}
+
+void Runtime::record_error(std::string what) {
+  log(1, what);
+  errors_.push_back(RecentError{std::chrono::system_clock::now(), std::move(what)});
+  while (errors_.size() > max_recent_errors) errors_.pop_front();
+  errors_dirty_ = true;
+}
+
+// ---- accepting ------------------------------------------------------------------------------
+
+void Runtime::accept_loop() {
+  acceptor_.async_accept(
+      strand_, [self = shared_from_this()](const std::error_code& ec, tcp::socket socket) {
+        self->item([&] { self->on_accept(ec, std::move(socket)); });
+      });
+}
+
+void Runtime::on_accept(const std::error_code& ec, tcp::socket socket) {
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    ++rt_counters_.accept_errors;
+    record_error("accept failed: " + ec.message());
+    // Out of descriptors and the like: retry shortly instead of spinning.
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([self = shared_from_this()](const std::error_code& e) {
+      self->item([&] {
+        if (!e) self->accept_loop();
+      });
+    });
+    return;
+  }
+  accept_loop();
+  ++rt_counters_.accepted;
+  std::error_code e;
+  socket.set_option(tcp::no_delay(true), e);
+  const auto rep = socket.remote_endpoint(e);
+  if (e) return;  // already gone
+  core::Address remote{rep.address().to_string(), rep.port()};
+  const core::ConnId conn = node_->on_incoming(remote, now());
+  auto link = std::make_shared<Link>(conn, false, std::move(remote), std::move(socket),
+                                     tls_ ? &tls_->context() : nullptr, cfg_.max_queued_bytes,
+                                     cfg_.read_chunk);
+  link->node_connected = true;
+  links_[conn] = link;
+  structure_dirty_ = true;
+  log(2, "accepted connection " + std::to_string(conn) + " from " + link->remote.to_string());
+  if (!link->is_tls()) {
+    link_ready(link);
+    return;
+  }
+  link->phase = Link::Phase::tls_handshake;
+  link->tls().async_handshake(
+      asio::ssl::stream_base::server, [self = shared_from_this(), link](const std::error_code& he) {
+        self->item([&] {
+          if (link->phase != Link::Phase::tls_handshake) return;
+          if (he) {
+            ++self->rt_counters_.tls_failures;
+            self->record_error("TLS handshake with " + link->remote.to_string() +
+                               " failed: " + he.message());
+            self->fail_link(link, "TLS handshake failed: " + he.message());
+            return;
+          }
+          self->link_ready(link);
+        });
+      });
+}
+
+void Runtime::tick_loop() {
+  tick_timer_.expires_after(cfg_.tick_interval);
+  tick_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+    self->item([&] {
+      if (ec) return;
+      self->node_->tick(now());
+      self->structure_dirty_ = true;  // timeouts and self-healing change the tables quietly
+      self->tick_loop();
+    });
+  });
+}
+
+// ---- dialling -------------------------------------------------------------------------------
+
+void Runtime::dial(const core::DialCmd& cmd) {
+  auto link = std::make_shared<Link>(cmd.conn, true, cmd.addr, tcp::socket(strand_),
+                                     tls_ ? &tls_->context() : nullptr, cfg_.max_queued_bytes,
+                                     cfg_.read_chunk);
+  links_[cmd.conn] = link;
+  log(2, "dialling " + cmd.addr.to_string() + " as connection " + std::to_string(cmd.conn));
+  std::error_code ec;
+  const auto addr = asio::ip::make_address(cmd.addr.host, ec);
+  if (!ec) {
+    connect_endpoints(link, {tcp::endpoint(addr, cmd.addr.port)}, 0, {});
+    return;
+  }
+  resolver_.async_resolve(
+      cmd.addr.host, std::to_string(cmd.addr.port),
+      [self = shared_from_this(), link](const std::error_code& re,
+                                        tcp::resolver::results_type results) {
+        self->item([&] {
+          if (link->phase != Link::Phase::connecting) return;
+          if (re || results.empty()) {
+            ++self->rt_counters_.dial_errors;
+            self->dial_failed(link, "cannot resolve " + link->remote.host + ": " + re.message());
+            return;
+          }
+          std::vector<tcp::endpoint> eps;
+          for (const auto& r : results) eps.push_back(r.endpoint());
+          self->connect_endpoints(link, std::move(eps), 0, {});
+        });
+      });
+}
+
+void Runtime::connect_endpoints(std::shared_ptr<Link> link, std::vector<tcp::endpoint> eps,
+                                std::size_t next, std::string last_error) {
+  if (next >= eps.size()) {
+    ++rt_counters_.dial_errors;
+    dial_failed(link, last_error.empty() ? "no address to connect to" : last_error);
+    return;
+  }
+  std::error_code ig;
+  if (link->socket().is_open()) link->socket().close(ig);
+  const tcp::endpoint ep = eps[next];
+  link->socket().async_connect(ep, [self = shared_from_this(), link, eps = std::move(eps),
+                                    next](const std::error_code& ec) {
+    self->item([&] {
+      if (link->phase != Link::Phase::connecting) return;
+      if (ec) {
+        self->connect_endpoints(link, eps, next + 1,
+                                "connect to " + eps[next].address().to_string() + ":" +
+                                    std::to_string(eps[next].port()) + " failed: " + ec.message());
+        return;
+      }
+      self->dial_connected(link);
+    });
+  });
+}
+
+void Runtime::dial_connected(const std::shared_ptr<Link>& link) {
+  std::error_code e;
+  link->socket().set_option(tcp::no_delay(true), e);
+  if (!link->is_tls()) {
+    link->node_connected = true;
+    node_->on_dial_connected(link->id, now());
+    link_ready(link);
+    return;
+  }
+  link->phase = Link::Phase::tls_handshake;
+  link->tls().async_handshake(
+      asio::ssl::stream_base::client, [self = shared_from_this(), link](const std::error_code& he) {
+        self->item([&] {
+          if (link->phase != Link::Phase::tls_handshake) return;
+          if (he) {
+            ++self->rt_counters_.tls_failures;
+            self->dial_failed(link, "TLS handshake failed: " + he.message());
+            return;
+          }
+          link->node_connected = true;
+          self->node_->on_dial_connected(link->id, now());
+          self->link_ready(link);
+        });
+      });
+}
+
+void Runtime::dial_failed(const std::shared_ptr<Link>& link, const std::string& reason) {
+  // The node raises a dial_failed event, which records the error.
+  fail_link(link, reason);
+}
+
+void Runtime::link_ready(const std::shared_ptr<Link>& link) {
+  link->phase = Link::Phase::open;
+  start_read(link);
+  if (!link->writing && !link->queue.idle()) start_write(link);
+}
+
+// ---- reading --------------------------------------------------------------------------------
+
+void Runtime::start_read(const std::shared_ptr<Link>& link) {
+  auto handler = [self = shared_from_this(), link](const std::error_code& ec, std::size_t n) {
+    self->item([&] { self->on_read(link, ec, n); });
+  };
+  auto buf = asio::buffer(link->read_buf);
+  if (link->is_tls())
+    link->tls().async_read_some(buf, std::move(handler));
+  else
+    link->plain().async_read_some(buf, std::move(handler));
+}
+
+void Runtime::on_read(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n) {
+  if (link->phase != Link::Phase::open) return;  // closing: the node has forgotten it
+  if (ec) {
+    if (is_peer_close(ec)) {
+      ++rt_counters_.peer_eofs;
+      fail_link(link, "closed by peer (" + ec.message() + ")");
+    } else {
+      ++rt_counters_.io_errors;
+      record_error("read from " + link->remote.to_string() + " failed: " + ec.message());
+      fail_link(link, "read failed: " + ec.message());
+    }
+    return;
+  }
+  ++rt_counters_.reads;
+  rt_counters_.bytes_read += n;
+  // Handed straight to the node: its frame reader copies only a frame cut by the read.
+  node_->on_bytes(link->id, ByteView(link->read_buf.data(), n), now());
+  if (link->phase == Link::Phase::open) start_read(link);
+}
+
+// ---- writing --------------------------------------------------------------------------------
+
+void Runtime::send_frame(core::ConnId conn, core::SharedFrame frame) {
+  auto it = links_.find(conn);
+  if (it == links_.end()) return;
+  std::shared_ptr<Link> link = it->second;
+  if (!link->queue.push(std::move(frame))) {
+    ++rt_counters_.slow_peers_closed;
+    const std::string why = "slow peer: more than " + std::to_string(link->queue.max_bytes()) +
+                            " bytes queued for writing";
+    record_error("closing " + link->remote.to_string() + ": " + why);
+    fail_link(link, why);
+    return;
+  }
+  if (link->phase == Link::Phase::open && !link->writing) start_write(link);
+}
+
+void Runtime::start_write(const std::shared_ptr<Link>& link) {
+  link->writing = true;
+  ++rt_counters_.write_batches;
+  auto handler = [self = shared_from_this(), link](const std::error_code& ec, std::size_t n) {
+    self->item([&] { self->on_write(link, ec, n); });
+  };
+  if (link->is_tls()) {
+    const auto& bufs =
+        link->queue.start_coalesced_batch(cfg_.max_batch_buffers, tls_coalesce_bytes);
+    asio::async_write(link->tls(), bufs, std::move(handler));
+  } else {
+    const auto& bufs = link->queue.start_batch(cfg_.max_batch_buffers, cfg_.max_batch_bytes);
+    asio::async_write(link->plain(), bufs, std::move(handler));
+  }
+}
+
+void Runtime::on_write(const std::shared_ptr<Link>& link, const std::error_code& ec,
+                       std::size_t n) {
+  link->writing = false;
+  if (link->phase == Link::Phase::closed) return;
+  if (ec) {
+    if (link->phase == Link::Phase::closing) {
+      finish_close(link);
+    } else if (is_peer_close(ec)) {
+      ++rt_counters_.peer_eofs;
+      fail_link(link, "closed by peer (" + ec.message() + ")");
+    } else {
+      ++rt_counters_.io_errors;
+      record_error("write to " + link->remote.to_string() + " failed: " + ec.message());
+      fail_link(link, "write failed: " + ec.message());
+    }
+    return;
+  }
+  rt_counters_.bytes_written += n;
+  link->queue.finish_batch();
+  if (!link->queue.idle()) {
+    start_write(link);
+    return;
+  }
+  if (link->phase == Link::Phase::closing) finish_close(link);
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+void Runtime::close_by_node(core::ConnId conn, const std::string& reason) {
+  auto it = links_.find(conn);
+  if (it != links_.end()) {
+    std::shared_ptr<Link> link = std::move(it->second);
+    links_.erase(it);
+    log(2, "closing connection " + std::to_string(conn) + ": " + reason);
+    if (link->phase == Link::Phase::open && (link->writing || !link->queue.idle())) {
+      link->phase = Link::Phase::closing;
+      closing_.insert(link);
+      link->linger.emplace(strand_);
+      link->linger->expires_after(linger_timeout);
+      link->linger->async_wait([self = shared_from_this(), link](const std::error_code& ec) {
+        self->item([&] {
+          if (!ec) self->finish_close(link);
+        });
+      });
+    } else {
+      finish_close(link);
+    }
+  }
+  node_->on_closed(conn, reason, now());
+}
+
+void Runtime::fail_link(const std::shared_ptr<Link>& link, const std::string& reason) {
+  auto it = links_.find(link->id);
+  const bool known = it != links_.end() && it->second == link;
+  if (known) links_.erase(it);
+  finish_close(link);
+  structure_dirty_ = true;
+  if (!known) return;  // the node closed it first and was told then
+  if (link->node_connected)
+    node_->on_closed(link->id, reason, now());
+  else
+    node_->on_dial_failed(link->id, reason, now());
+}
+
+void Runtime::finish_close(const std::shared_ptr<Link>& link) {
+  if (link->phase == Link::Phase::closed) return;
+  link->phase = Link::Phase::closed;
+  closing_.erase(link);
+  std::error_code ig;
+  link->socket().shutdown(tcp::socket::shutdown_both, ig);
+  link->socket().close(ig);
+  if (link->linger) link->linger->cancel();
+  link->queue.drop_waiting();
+}
+
+void Runtime::close() {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    accepting_ = false;
+    inbox_.clear();
+  }
+  std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
+  if (!on_strand()) lock.lock();  // wait for the item running on the io thread, if any
+  if (closed_) return;
+  closed_ = true;
+  log(1, "closing");
+  std::error_code ig;
+  acceptor_.close(ig);
+  tick_timer_.cancel();
+  accept_retry_.cancel();
+  resolver_.cancel();
+  for (auto& [conn, link] : links_) finish_close(link);
+  links_.clear();
+  const auto closing = closing_;
+  for (const auto& link : closing) finish_close(link);
+  closing_.clear();
+  publish(true);
+}
+
+bool Runtime::closed() const noexcept {
+  return closed_;
+}
+
+}  // namespace p2p::net

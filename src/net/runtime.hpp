@@ -1,0 +1,262 @@
+// net::Runtime: puts one core::Node on real sockets.
+//
+// The runtime executes the node's outbox (SendCmd, DialCmd, CloseCmd, DeliverCmd, EventCmd)
+// and feeds it inputs (a connection accepted, a dial done or failed, bytes read, a connection
+// gone, the passage of time). It makes no protocol decision of its own: which peers to dial,
+// what to send, when to close a hostile peer are all the node's.
+//
+// Threading. Everything that touches the node or a socket runs as an "item" on one strand of
+// the io_context: an Asio completion handler, the tick timer, or a batch of commands posted
+// by other threads through submit(). Items hold `item_mu_` while they run, which gives
+// close() a way to wait for the running item to end from any thread; user handlers and event
+// listeners run inside items, i.e. on the io thread. Other threads read a snapshot (routing
+// table, counters, errors) that items publish, so a query never waits for user code.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/node.hpp"
+#include "net/asio.hpp"
+#include "net/tls.hpp"
+#include "net/write_queue.hpp"
+
+namespace p2p::net {
+
+using LogFn = std::function<void(int level, const std::string& text)>;
+
+struct RuntimeConfig {
+  /// The node's configuration. out_addr, id_salt and seed are filled in by the runtime when
+  /// left empty / zero (out_addr from the bound address, salt and seed at random).
+  core::NodeConfig node;
+  std::string bind_host = "0.0.0.0";
+  std::uint16_t bind_port = 0;
+  /// Advertised address; host "" means the bound/LAN address, port 0 the bound port.
+  std::optional<core::Address> out_addr;
+  TlsSettings tls;  ///< used when node.protocol.encryption() is "SSL"
+  /// Bytes that may wait in one connection's write queue before the peer is closed as too
+  /// slow. 4 MiB is one maximum-size frame (core::Limits::max_frame_bytes): a peer that
+  /// cannot absorb that much is stalled, not merely busy (a LAN drains 4 MiB in ~40 ms),
+  /// and with max_connections = 128 the worst case stays near 512 MiB.
+  std::size_t max_queued_bytes = 4u << 20;
+  /// Size of each read: large reads hand many frames to the node per system call, and the
+  /// frame reader copies only a frame that straddles two reads.
+  std::size_t read_chunk = 64u << 10;
+  /// Period of node.tick(): handshake and stall timeouts, cache expiry, self-healing.
+  std::chrono::milliseconds tick_interval{250};
+  /// Caps of one gathered write (Linux accepts 1024 iovecs per writev; 64 frames or 1 MiB
+  /// already amortise the system call).
+  std::size_t max_batch_buffers = 64;
+  std::size_t max_batch_bytes = 1u << 20;
+  LogFn log;
+  int log_level = 0;
+};
+
+/// What the runtime itself saw (the node counts protocol events in core::Counters).
+struct RuntimeCounters {
+  std::uint64_t accepted = 0;           ///< incoming TCP connections accepted
+  std::uint64_t accept_errors = 0;      ///< accept() failures (e.g. out of descriptors)
+  std::uint64_t dial_errors = 0;        ///< resolve / connect failures
+  std::uint64_t tls_failures = 0;       ///< TLS handshakes that failed (incl. verification)
+  std::uint64_t slow_peers_closed = 0;  ///< peers closed for exceeding max_queued_bytes
+  std::uint64_t io_errors = 0;          ///< reads or writes that failed (not a clean EOF)
+  std::uint64_t peer_eofs = 0;          ///< connections the peer closed
+  std::uint64_t bytes_read = 0, bytes_written = 0;
+  std::uint64_t reads = 0, write_batches = 0;
+  std::uint64_t callback_exceptions = 0;  ///< user handlers / listeners that threw
+  std::uint64_t commands_refused = 0;     ///< user commands the node refused (see errors)
+};
+
+struct RecentError {
+  std::chrono::system_clock::time_point when;
+  std::string what;
+};
+
+/// A consistent picture of the node for threads other than the io thread.
+struct Snapshot {
+  std::vector<core::PeerInfo> routing;
+  std::vector<core::PendingInfo> awaiting;
+  core::Counters counters;
+  RuntimeCounters runtime;
+  std::vector<RecentError> errors;  ///< oldest first
+  std::size_t connections = 0;
+  std::size_t seen_cache = 0;
+  std::size_t outgoing = 0;
+  bool closed = false;
+};
+
+class Runtime;
+
+/// One TCP or TLS connection: the stream, its write queue and its read buffer. Owned by the
+/// runtime's map while open and by every pending Asio handler, so buffers outlive the
+/// operations that use them.
+class Link {
+ public:
+  using tcp = asio::ip::tcp;
+  using TlsStream = asio::ssl::stream<tcp::socket>;
+
+  Link(core::ConnId id, bool outgoing, core::Address remote, tcp::socket socket,
+       asio::ssl::context* tls, std::size_t max_queued, std::size_t read_chunk);
+
+  tcp::socket& socket() noexcept;
+  bool is_tls() const noexcept { return stream_.index() == 1; }
+  TlsStream& tls() { return std::get<1>(stream_); }
+  tcp::socket& plain() { return std::get<0>(stream_); }
+
+  const core::ConnId id;
+  const bool outgoing;
+  core::Address remote;
+  enum class Phase { connecting, tls_handshake, open, closing, closed } phase;
+  /// The node knows this connection as established: incoming ones from the accept on,
+  /// outgoing ones once on_dial_connected was fed. Decides on_closed vs on_dial_failed.
+  bool node_connected = false;
+  bool writing = false;
+  WriteQueue queue;
+  std::vector<std::uint8_t> read_buf;
+  std::optional<asio::steady_timer> linger;  ///< bounds how long a closing link flushes
+
+ private:
+  std::variant<tcp::socket, TlsStream> stream_;
+};
+
+class Runtime : public std::enable_shared_from_this<Runtime> {
+ public:
+  struct Hooks {
+    std::function<void(core::Message&&)> deliver;      ///< a message for recv(); on the strand
+    std::function<void(const core::EventCmd&)> event;  ///< a node event; on the strand
+  };
+
+  /// Binds the listening socket (synchronously, so that port() is known and a bind error
+  /// surfaces at once), creates the TLS context and the node. Nothing runs until start().
+  static Result<std::shared_ptr<Runtime>> create(asio::io_context& ioc, RuntimeConfig config);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Starts accepting and ticking. Call once.
+  void start(Hooks hooks);
+
+  /// Runs `fn` against the node as one item, followed by executing the outbox. From the
+  /// strand (a handler or listener) it runs at once and its outbox is executed when the
+  /// enclosing item ends; from any other thread it is queued, in order. Returns false when
+  /// the runtime is closed (fn does not run).
+  bool submit(std::function<void(core::Node&, core::Time)> fn);
+
+  /// True on the thread currently running this runtime's strand (inside an item).
+  bool on_strand() const noexcept { return strand_.running_in_this_thread(); }
+  /// True on any thread currently running the io_context (own or shared).
+  bool on_io_thread() const noexcept { return ioc_.get_executor().running_in_this_thread(); }
+
+  /// Closes the listener and every connection; afterwards no item runs. From the strand it
+  /// acts at once; from another thread it first waits for the running item, if any, to end.
+  /// Idempotent.
+  void close();
+  bool closed() const noexcept;
+
+  /// The node; only on the strand.
+  core::Node& node() noexcept { return *node_; }
+  const core::Node& node() const noexcept { return *node_; }
+
+  /// Live on the strand, the last published snapshot elsewhere.
+  Snapshot snapshot() const;
+
+  std::uint16_t port() const noexcept { return port_; }
+  const core::Address& out_addr() const noexcept { return out_addr_; }
+  const core::PeerId& id() const noexcept { return id_; }
+  const Protocol& protocol() const noexcept { return protocol_; }
+  /// Our certificate's SHA-256 fingerprint; empty for Plaintext.
+  std::string tls_fingerprint() const { return tls_ ? tls_->fingerprint() : std::string(); }
+  /// The remote address and direction of a live connection (for a Connection handed to a
+  /// handler before the handshake completed). Strand only.
+  const Link* link(core::ConnId conn) const;
+
+  /// Logs through the configured sink.
+  void log(int level, const std::string& text) const;
+  /// Records an error for status() and logs it at level 1. Strand only.
+  void record_error(std::string what);
+  RuntimeCounters& counters() noexcept { return rt_counters_; }  ///< strand only
+
+ private:
+  Runtime(asio::io_context& ioc, RuntimeConfig config);
+
+  template <class F>
+  void item(F&& f);
+  void pump();
+  void execute(core::Command& cmd);
+  void publish(bool structure);
+  void drain_inbox();
+
+  void accept_loop();
+  void on_accept(const std::error_code& ec, asio::ip::tcp::socket socket);
+  void tick_loop();
+
+  void dial(const core::DialCmd& cmd);
+  void connect_endpoints(std::shared_ptr<Link> link, std::vector<asio::ip::tcp::endpoint> eps,
+                         std::size_t next, std::string last_error);
+  void dial_connected(const std::shared_ptr<Link>& link);
+  void dial_failed(const std::shared_ptr<Link>& link, const std::string& reason);
+  void link_ready(const std::shared_ptr<Link>& link);
+
+  void start_read(const std::shared_ptr<Link>& link);
+  void on_read(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n);
+  void send_frame(core::ConnId conn, core::SharedFrame frame);
+  void start_write(const std::shared_ptr<Link>& link);
+  void on_write(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n);
+
+  /// The node asked to close `conn`: flush what is queued (briefly), then close.
+  void close_by_node(core::ConnId conn, const std::string& reason);
+  /// The connection failed or the peer left: close now and tell the node.
+  void fail_link(const std::shared_ptr<Link>& link, const std::string& reason);
+  /// Shuts the socket down and marks the link closed (no node input).
+  void finish_close(const std::shared_ptr<Link>& link);
+
+  asio::io_context& ioc_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  RuntimeConfig cfg_;
+  std::shared_ptr<TlsContext> tls_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer tick_timer_;
+  asio::steady_timer accept_retry_;
+  asio::ip::tcp::resolver resolver_;
+  std::unique_ptr<core::Node> node_;
+  std::uint16_t port_ = 0;
+  core::Address out_addr_;
+  core::PeerId id_;
+  Protocol protocol_;
+  Hooks hooks_;
+  bool started_ = false;
+
+  // ---- strand-only state (guarded by item_mu_ for close()) ----
+  std::mutex item_mu_;
+  std::atomic<bool> closed_{false};
+  bool errors_dirty_ = true;
+  std::map<core::ConnId, std::shared_ptr<Link>> links_;
+  std::set<std::shared_ptr<Link>> closing_;  ///< flushing before they close
+  RuntimeCounters rt_counters_;
+  bool structure_dirty_ = true;
+  std::deque<RecentError> errors_;
+
+  // ---- commands from other threads ----
+  std::mutex inbox_mu_;
+  bool accepting_ = true;
+  bool drain_posted_ = false;
+  std::deque<std::function<void(core::Node&, core::Time)>> inbox_;
+
+  // ---- snapshot for other threads ----
+  mutable std::mutex snap_mu_;
+  Snapshot snap_;
+};
+
+}  // namespace p2p::net
