@@ -1,6 +1,7 @@
 // zlib (RFC 1950) and gzip (RFC 1952) through the system zlib.
 #include <zlib.h>
 
+#include <memory>
 #include <string>
 
 #include "wire/compression_bounded.hpp"
@@ -68,14 +69,47 @@ class ZlibDecoder {
   bool initialised_ = false;
 };
 
+/// A deflate stream kept per thread and per window size and reset between messages: creating
+/// one allocates and clears about 256 KiB, which cost more than compressing a small message.
+class CachedDeflater {
+ public:
+  explicit CachedDeflater(int window_bits) {
+    ok_ = deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, default_mem_level,
+                       Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~CachedDeflater() {
+    if (ok_) deflateEnd(&stream_);
+  }
+  CachedDeflater(const CachedDeflater&) = delete;
+  CachedDeflater& operator=(const CachedDeflater&) = delete;
+
+  /// The stream, reset to the state deflateInit2 left it in; nullptr if zlib failed.
+  z_stream* fresh() {
+    if (!ok_ || deflateReset(&stream_) != Z_OK) return nullptr;
+    return &stream_;
+  }
+
+ private:
+  z_stream stream_{};
+  bool ok_ = false;
+};
+
+z_stream* thread_deflater(int window_bits) {
+  thread_local std::unique_ptr<CachedDeflater> zlib_header;
+  thread_local std::unique_ptr<CachedDeflater> gzip_header;
+  std::unique_ptr<CachedDeflater>& slot = window_bits > 15 ? gzip_header : zlib_header;
+  if (!slot) slot = std::make_unique<CachedDeflater>(window_bits);
+  z_stream* stream = slot->fresh();
+  if (stream == nullptr) slot.reset();  // retry from scratch next time
+  return stream;
+}
+
 }  // namespace
 
 Status zlib_compress(Pieces input, int window_bits, Bytes& out) {
-  z_stream s{};
-  if (deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, default_mem_level,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Error{Errc::compression, "zlib: deflateInit2 failed"};
-  }
+  z_stream* const stream = thread_deflater(window_bits);
+  if (stream == nullptr) return Error{Errc::compression, "zlib: deflateInit2 failed"};
+  z_stream& s = *stream;
   const std::size_t base = out.size();
   out.resize(base + deflateBound(&s, static_cast<uLong>(total_size(input))));
   std::size_t written = 0;
@@ -99,7 +133,8 @@ Status zlib_compress(Pieces input, int window_bits, Bytes& out) {
     if (rc != Z_OK) break;
   }
   if (rc == Z_OK) rc = run(Z_FINISH);
-  deflateEnd(&s);
+  s.next_in = nullptr;  // the cached stream must not keep pointers into this call's buffers
+  s.next_out = nullptr;
   if (rc != Z_STREAM_END) {
     out.resize(base);
     return Error{Errc::compression, "zlib: deflate failed with code " + std::to_string(rc)};
