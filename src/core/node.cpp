@@ -107,7 +107,8 @@ void Node::Impl::send_internal(Conn& c, std::uint8_t flag, const Array& payload,
   auto frame = wire::make_frame(body, digest, raw ? std::nullopt : c.info.compression);
   if (!frame) frame = wire::make_frame(body, digest, std::nullopt);
   if (!frame) return;
-  log(5, "out " + c.info.id.substr(0, 8) + " " + Value(payload).repr());
+  if (config.log && config.log_level >= 5)  // repr() of a peers list is costly: only when read
+    log(5, "out " + c.info.id.substr(0, 8) + " " + Value(payload).repr());
   send_frame(c, std::make_shared<const Bytes>(std::move(frame).value()));
 }
 
