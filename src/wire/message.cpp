@@ -87,13 +87,13 @@ Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t 
                      detail::uint_size(time);
   for (const Value& v : payload) size += detail::encoded_size(v);
 
-  Bytes out;
-  out.reserve(size);
-  detail::put_array_header(count, out);
-  detail::put_uint(msg_type, out);
-  detail::put_str(sender, out);
-  detail::put_uint(time, out);
-  for (const Value& v : payload) detail::put_value(v, out);
+  Bytes out(size);
+  detail::Writer w(out.data(), out.data() + out.size());
+  w.array_header(count);
+  w.uint(msg_type);
+  w.str(sender);
+  w.uint(time);
+  for (const Value& v : payload) w.value(v);
   return out;
 }
 

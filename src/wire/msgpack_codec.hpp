@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -22,11 +23,32 @@ std::size_t uint_size(std::uint64_t u) noexcept;
 std::size_t str_header_size(std::size_t length) noexcept;
 std::size_t array_header_size(std::size_t count) noexcept;
 
-/// Appends v without reserving first (encode() reserves; callers here reserve themselves).
-void put_value(const Value& v, Bytes& out);
-void put_uint(std::uint64_t u, Bytes& out);
-void put_str(std::string_view s, Bytes& out);          ///< throws UsageError above 4 GiB - 1
-void put_array_header(std::size_t count, Bytes& out);  ///< throws UsageError above 2^32 - 1
+/// Writes msgpack into memory the caller has already sized (with encoded_size() and the
+/// *_size() helpers): no capacity check or vector bookkeeping per write, yet every write is
+/// still bounds-checked, so a size miscalculation aborts instead of corrupting memory.
+class Writer {
+ public:
+  Writer(std::uint8_t* begin, std::uint8_t* end) noexcept : pos_(begin), end_(end) {}
+
+  void value(const Value& v);
+  void uint(std::uint64_t u);
+  void str(std::string_view s);          ///< throws UsageError above 4 GiB - 1
+  void array_header(std::size_t count);  ///< throws UsageError above 2^32 - 1
+
+  /// The Stream interface msgpack::packer writes through.
+  void write(const char* data, std::size_t size) {
+    if (size > static_cast<std::size_t>(end_ - pos_)) overflow();
+    if (size == 0) return;  // an empty bin's data() may be null, which memcpy must not get
+    std::memcpy(pos_, data, size);
+    pos_ += size;
+  }
+
+ private:
+  [[noreturn]] static void overflow();
+
+  std::uint8_t* pos_;
+  std::uint8_t* end_;
+};
 
 // ---- decoding ---------------------------------------------------------------------------
 
@@ -66,7 +88,11 @@ class Reader {
 
  private:
   bool fail(Errc code, std::string message);
-  bool need(std::size_t n, const char* what);
+  /// True when `n` more bytes are there; the failure path is out of line, off the hot path.
+  bool need(std::size_t n, const char* what) {
+    return static_cast<std::size_t>(end_ - pos_) >= n || fail_truncated(n, what);
+  }
+  bool fail_truncated(std::size_t n, const char* what);
   template <class T>
   T load_be() noexcept;  // caller has checked need(sizeof(T))
   bool read_length(std::size_t width, std::size_t& length, const char* what);
