@@ -65,11 +65,17 @@ FrameInfo BroadcastTracker::inspect(const core::SharedFrame& frame, NodeIndex fr
   const ByteView content = ByteView(bytes).subspan(wire::frame_header_size);
 
   // Raw frames (handshakes, links without a common codec) verify directly; only the rest
-  // needs a codec search.
+  // needs a codec search. A raw body starts with a msgpack array header, so other first
+  // bytes skip the wasted hash.
   Bytes opened;
   ByteView body = content.subspan(wire::checksum_size);
-  wire::Digest256 id = wire::sha256(body);
-  if (!std::equal(id.begin(), id.end(), content.begin())) {
+  wire::Digest256 id{};
+  bool raw = false;
+  if (peek_main_flag(body)) {
+    id = wire::sha256(body);
+    raw = std::equal(id.begin(), id.end(), content.begin());
+  }
+  if (!raw) {
     auto r = wire::open_frame(content, wire::all_compressions, kMaxBody);
     if (!r) {
       ++unreadable_;
