@@ -554,6 +554,61 @@ std::size_t Simulator::edges() const {
   return static_cast<std::size_t>(std::unique(pairs.begin(), pairs.end()) - pairs.begin());
 }
 
+std::vector<std::string> Simulator::audit() const {
+  std::vector<std::string> problems;
+  const auto live = [](EndState s) { return s == EndState::dialing || s == EndState::open; };
+  std::vector<std::size_t> open_at(nodes_.size());
+  for (const Link& link : links_) {
+    for (const Endpoint& end : link.end) {
+      if (live(end.state)) ++open_at[end.node];
+    }
+  }
+  for (NodeIndex i = 0; i < nodes_.size(); ++i) {
+    const core::Node& n = *nodes_[i].node;
+    const std::string who = "node " + std::to_string(i);
+    if (n.connection_count() != open_at[i]) {
+      problems.push_back(who + " counts " + std::to_string(n.connection_count()) +
+                         " connections, the network has " + std::to_string(open_at[i]) + " open");
+    }
+    for (const core::PeerInfo& p : n.routing_table()) {
+      const std::string entry = who + " conn " + std::to_string(p.conn);
+      auto it = nodes_[i].links.find(p.conn);
+      if (it == nodes_[i].links.end()) {
+        problems.push_back(entry + ": routing entry on a connection the network never had");
+        continue;
+      }
+      const Link& link = links_[it->second];
+      const int s = side_of(link, i, p.conn);
+      const Endpoint& other = link.end[1 - s];
+      if (link.end[s].state != EndState::open) {
+        problems.push_back(entry + ": routing entry on a connection the network closed");
+        continue;
+      }
+      if (other.state != EndState::open) {
+        problems.push_back(entry + ": routing entry whose other end is closed");
+        continue;
+      }
+      const std::optional<NodeIndex> j = index_of(p.id);
+      if (!j || *j != other.node) {
+        problems.push_back(entry + ": routing entry for node " +
+                           (j ? std::to_string(*j) : std::string("?")) + " on a link to node " +
+                           std::to_string(other.node));
+        continue;
+      }
+      const core::PeerInfo* back = nodes_[other.node].node->peer(n.id());
+      if (!back) {
+        problems.push_back(entry + ": node " + std::to_string(other.node) +
+                           " does not list it back");
+      } else if (back->conn != other.conn) {
+        problems.push_back(entry + ": node " + std::to_string(other.node) +
+                           " lists it back on another connection (" + std::to_string(back->conn) +
+                           " instead of " + std::to_string(other.conn) + ")");
+      }
+    }
+  }
+  return problems;
+}
+
 std::vector<BroadcastReport> Simulator::reports() const {
   std::vector<BroadcastReport> out;
   out.reserve(tracker_.size());

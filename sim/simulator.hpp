@@ -173,6 +173,11 @@ class Simulator {
   std::optional<std::size_t> find_broadcast(const wire::Digest256& id) const {
     return tracker_.find(id);
   }
+  /// Cross-checks the engines against the network, for use when quiet: every node's
+  /// connection count matches the links open at it, and every routing-table entry rides an
+  /// open link to the node with that id, which lists us back on the same link. Returns one
+  /// line per violation (empty: consistent).
+  std::vector<std::string> audit() const;
   /// Order-sensitive hash of everything that happened: same seed, same hash.
   std::uint64_t trace_hash() const noexcept { return trace_; }
   const SimStats& stats() const noexcept { return stats_; }

@@ -175,6 +175,7 @@ TEST(LinkModel, TopologiesHaveTheirShape) {
     EXPECT_EQ(sim.report(*b).delivered, c.n - 1);
     EXPECT_EQ(sim.report(*b).delivered_more_than_once, 0u);
     EXPECT_EQ(sim.anomalies().total(), 0u);
+    EXPECT_EQ(sim.audit(), std::vector<std::string>{});
   }
 }
 
