@@ -1,5 +1,9 @@
 # Entry points; everything real lives in scripts/.
-.PHONY: test build fuzz format
+.PHONY: demo test build fuzz format
+
+# Builds p2pmesh and runs the local 16-node demo.
+demo:
+	bash scripts/demo.sh
 
 # Installs what is needed, builds, and runs every test (what CI runs).
 test:

@@ -1,0 +1,68 @@
+#include "message_log.hpp"
+
+#include <time.h>
+
+namespace p2p::cli {
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+LoggedMessage MessageLog::add(const Message& msg) {
+  const std::int64_t now = monotonic_ns();
+  std::lock_guard lock(mu_);
+  LoggedMessage m{next_index_++, now, msg};
+  held_.push_back(m);
+  if (held_.size() > capacity_) held_.pop_front();
+  pending_.push_back(m);
+  if (pending_.size() > capacity_) {
+    pending_.pop_front();
+    ++dropped_;
+  }
+  if (received_ == 0) first_ns_ = now;
+  last_ns_ = now;
+  ++received_;
+  cv_.notify_all();
+  return m;
+}
+
+std::optional<Message> MessageLog::get(std::uint64_t index) const {
+  std::lock_guard lock(mu_);
+  if (held_.empty() || index < held_.front().index || index > held_.back().index)
+    return std::nullopt;
+  return held_[index - held_.front().index].msg;
+}
+
+std::vector<LoggedMessage> MessageLog::drain() {
+  std::lock_guard lock(mu_);
+  std::vector<LoggedMessage> out(std::make_move_iterator(pending_.begin()),
+                                 std::make_move_iterator(pending_.end()));
+  pending_.clear();
+  return out;
+}
+
+MessageLog::WaitResult MessageLog::wait(std::uint64_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  const bool ok = cv_.wait_for(lock, timeout, [&] { return received_ >= count; });
+  return WaitResult{ok, received_, first_ns_, last_ns_};
+}
+
+void MessageLog::reset() {
+  std::lock_guard lock(mu_);
+  received_ = 0;
+  first_ns_ = last_ns_ = 0;
+}
+
+std::uint64_t MessageLog::received() const {
+  std::lock_guard lock(mu_);
+  return received_;
+}
+
+std::uint64_t MessageLog::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+}  // namespace p2p::cli

@@ -1,0 +1,33 @@
+// Options shared by `p2pmesh node` and `p2pmesh demo`, checked into MeshOptions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "p2p/error.hpp"
+#include "p2p/options.hpp"
+
+namespace p2p::cli {
+
+struct NodeArgs {
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 0;
+  std::string subnet = "mesh";
+  std::string encryption = "Plaintext";
+  std::string out_addr;              ///< HOST:PORT, empty: the bound address
+  std::vector<std::string> connect;  ///< HOST:PORT each
+  std::size_t max_outgoing = 4;
+  std::string compression = "default";  ///< comma list, "none", or "default"
+  int verbosity = 0;
+  bool json = false;
+};
+
+/// "host:port" (also "[v6]:port") -> Endpoint; a clear error otherwise.
+Result<Endpoint> parse_endpoint(const std::string& text);
+/// "zlib,gzip" / "none" / "default" -> methods in that order.
+Result<std::vector<wire::Compression>> parse_compression(const std::string& text);
+/// Every argument checked; the first problem is returned as one sentence.
+Result<MeshOptions> to_mesh_options(const NodeArgs& args);
+
+}  // namespace p2p::cli
