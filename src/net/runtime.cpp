@@ -92,7 +92,7 @@ Runtime::Runtime(asio::io_context& ioc, RuntimeConfig config)
 Runtime::~Runtime() = default;
 
 Result<std::shared_ptr<Runtime>> Runtime::create(asio::io_context& ioc, RuntimeConfig config) {
-  const std::string& enc = config.node.protocol.encryption();
+  const std::string enc = config.node.protocol.encryption();  // a copy: config moves below
   if (enc != "Plaintext" && enc != "SSL")
     return Error{Errc::invalid_argument,
                  "encryption '" + enc + "' is not supported (use \"Plaintext\" or \"SSL\")"};
@@ -238,16 +238,13 @@ void Runtime::drain_inbox() {
 void Runtime::pump() {
   while (!closed_ && !node_->outbox_empty()) {
     auto cmds = node_->take_outbox();
-    // Observers woken by an event or a delivery (on any thread) must find the snapshot
-    // already showing what caused it.
-    bool notify = false;
+    // Whoever learns of these commands' effects (an event, a delivery, or a peer answering
+    // what we send) must find the snapshot already showing what caused them.
     for (const auto& c : cmds) {
-      if (std::holds_alternative<core::EventCmd>(c) || std::holds_alternative<core::DeliverCmd>(c))
-        notify = true;
       if (!std::holds_alternative<core::SendCmd>(c) && !std::holds_alternative<core::DeliverCmd>(c))
         structure_dirty_ = true;
     }
-    if (notify) publish(structure_dirty_);
+    publish(structure_dirty_);
     for (auto& c : cmds) {
       if (closed_) return;
       execute(c);

@@ -25,6 +25,13 @@ TEST_P(Transport, TwoNodesExchangeABroadcast) {
   EXPECT_EQ(m->packets(), expected);
   EXPECT_EQ(m->id().size(), 64u);
   EXPECT_FALSE(a->recv()) << "a node does not receive its own broadcast";
+  if (GetParam() == "SSL") {
+    EXPECT_EQ(a->certificate_fingerprint().size(), 64u);
+    EXPECT_NE(a->certificate_fingerprint(), b->certificate_fingerprint());
+  } else {
+    EXPECT_EQ(a->certificate_fingerprint(), "");
+  }
+  EXPECT_EQ(a->protocol(), Protocol("mesh", GetParam()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Mesh, Transport, ::testing::Values("Plaintext", "SSL"));

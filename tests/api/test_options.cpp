@@ -1,0 +1,215 @@
+// Options and bounds: defaults, addresses, the receive-queue and slow-peer policies, the log
+// sink, and the refusal of blocking calls on the io thread.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+
+#include "core/limits.hpp"
+#include "mesh_test_util.hpp"
+#include "net/lan_address.hpp"
+
+namespace p2p {
+namespace {
+
+using namespace p2p::testing;
+
+TEST(Options, LimitDefaultsAreTheEngines) {
+  const MeshLimits pub;
+  const core::Limits core;
+  EXPECT_EQ(pub.max_frame_bytes, core.max_frame_bytes);
+  EXPECT_EQ(pub.max_body_bytes, core.max_body_bytes);
+  EXPECT_EQ(pub.max_depth, core.max_depth);
+  EXPECT_EQ(pub.max_connections, core.max_connections);
+  EXPECT_EQ(pub.max_awaiting, core.max_awaiting);
+  EXPECT_EQ(pub.handshake_timeout, core.handshake_timeout);
+  EXPECT_EQ(pub.stalled_frame_timeout, core.stalled_frame_timeout);
+  EXPECT_EQ(pub.seen_cache_entries, core.seen_cache_entries);
+  EXPECT_EQ(pub.max_pending_requests, core.max_pending_requests);
+  EXPECT_EQ(pub.request_timeout, core.request_timeout);
+  EXPECT_EQ(pub.max_known_peers, core.max_known_peers);
+}
+
+TEST(Options, SeedConstructor) {
+  MeshSocket s("127.0.0.1", 0, Protocol("mesh", "Plaintext"), std::nullopt, 0);
+  EXPECT_NE(s.port(), 0);
+  EXPECT_EQ(s.out_addr(), (Endpoint{"127.0.0.1", s.port()}));
+  EXPECT_EQ(s.protocol().id(), "EpAmyZWv9rZUKmjQgU3FTUD4GrJHvVEXizmghVBc8eGD");
+  EXPECT_GE(s.id().size(), 60u);
+}
+
+TEST(Options, WildcardBindAdvertisesTheLanAddress) {
+  for (const char* any : {"0.0.0.0", ""}) {
+    MeshSocket s(any, 0);
+    EXPECT_EQ(s.out_addr().host, net::lan_address()) << "bind '" << any << "'";
+    EXPECT_EQ(s.out_addr().port, s.port());
+  }
+}
+
+TEST(Options, OutAddrOverridesWhatPeersSee) {
+  MeshOptions oa = loopback();
+  oa.out_addr = Endpoint{"35.24.77.21", 44565};
+  oa.max_outgoing = 0;
+  MeshSocket a(oa);
+  EXPECT_EQ(a.out_addr(), (Endpoint{"35.24.77.21", 44565}));
+  auto b = make_node();
+  ASSERT_TRUE(link(a, *b));
+  EXPECT_EQ(b->routing_table().at(a.id()).addr(), (Endpoint{"35.24.77.21", 44565}));
+}
+
+TEST(Options, RefusesWhatCannotWork) {
+  EXPECT_THROW(MeshSocket("127.0.0.1", 0, Protocol("mesh", "ROT13")), UsageError);
+  MeshSocket a("127.0.0.1", 0);
+  try {
+    MeshSocket b("127.0.0.1", a.port());
+    ADD_FAILURE() << "bound a port already listened on";
+  } catch (const SocketError& e) {
+    EXPECT_EQ(e.error().code, Errc::io);
+  }
+  MeshOptions bad_tls = loopback("SSL");
+  bad_tls.tls.pinned_sha256 = {"xyz"};
+  EXPECT_THROW(MeshSocket{bad_tls}, UsageError);
+  EXPECT_THROW(a.register_handler(nullptr), UsageError);
+  EXPECT_FALSE(a.send({"x"}, 0x07).ok()) << "only broadcast and whisper are main flags";
+}
+
+TEST(Options, FullReceiveQueueDropsTheOldest) {
+  MeshOptions ob = loopback();
+  ob.max_recv_queue = 3;
+  MeshSocket b(ob);
+  auto a = make_node();
+  ASSERT_TRUE(link(*a, b));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a->send({i}));
+  ASSERT_TRUE(wait_until([&] { return b.status().counter("messages_delivered") == 5; }));
+  const auto st = b.status();
+  EXPECT_EQ(st.recv_queue, 3u);
+  EXPECT_EQ(st.counter("recv_dropped"), 2u);
+  auto got = b.recv(10);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].packets()[1], Value(2));
+  EXPECT_EQ(got[2].packets()[1], Value(4));
+}
+
+TEST(Options, SlowPeerIsClosedAtTheWriteQueueBound) {
+  MeshOptions oa = loopback();
+  oa.max_queued_bytes_per_peer = 256u << 10;
+  oa.max_outgoing = 0;
+  // b's io thread blocks in a handler, so b stops reading and a's queue towards b grows.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> blocked{false};
+  MeshSocket a(oa);
+  auto b = make_node();
+  b->register_handler([&](Message& m, Connection&) {
+    if (m.packets().size() > 1 && m.packets()[1] == Value("block")) {
+      blocked = true;
+      released.wait();
+      return true;
+    }
+    return false;
+  });
+  ASSERT_TRUE(link(a, *b));
+  ASSERT_TRUE(a.send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocked.load(); }));
+  const Bytes chunk(64u << 10, 0x11);
+  // Kernel buffers absorb a few MiB first; 64 MiB is far beyond them.
+  for (int i = 0; i < 1024 && a.status().counter("slow_peers_closed") == 0; ++i)
+    ASSERT_TRUE(a.send({chunk, i}));
+  EXPECT_TRUE(wait_until([&] { return a.status().counter("slow_peers_closed") == 1; }));
+  EXPECT_TRUE(wait_until([&] { return a.routing_table().empty(); }));
+  const auto st = a.status();
+  ASSERT_FALSE(st.recent_errors.empty());
+  EXPECT_NE(st.recent_errors.back().what.find("slow peer"), std::string::npos);
+  release.set_value();
+}
+
+TEST(Options, DebugLevelFiveLogsHandlersAndEveryMessage) {
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> lines;
+  MeshOptions ob = loopback();
+  ob.debug_level = 5;
+  ob.log = [&](int level, std::string_view text) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(level, std::string(text));
+  };
+  MeshSocket b(ob);
+  b.register_handler([](Message&, Connection&) { return false; });
+  auto a = make_node();
+  ASSERT_TRUE(link(*a, b));
+  ASSERT_TRUE(a->send({"logged"}));
+  ASSERT_TRUE(next_message(b));
+  std::lock_guard<std::mutex> lock(mu);
+  auto has = [&](const std::string& needle, int level) {
+    for (const auto& [l, t] : lines)
+      if (l == level && t.find(needle) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("handler:", 5));
+  EXPECT_TRUE(has("'logged'", 5)) << "the message in";
+  EXPECT_TRUE(has("out ", 5)) << "messages out (the handshake, peers)";
+  for (const auto& [l, t] : lines) EXPECT_LE(l, 5);
+}
+
+TEST(Options, DebugLevelZeroIsSilent) {
+  std::atomic<int> count{0};
+  MeshOptions o = loopback();
+  o.log = [&](int, std::string_view) { ++count; };
+  MeshSocket a(o);
+  auto b = make_node();
+  ASSERT_TRUE(link(a, *b));
+  EXPECT_EQ(count.load(), 0);
+}
+
+TEST(Options, BlockingCallsOnTheIoThreadAreRefused) {
+  std::atomic<int> refused{0}, ran{0};
+  auto a = make_node(), b = make_node();
+  b->register_handler([&](Message&, Connection&) {
+    ++ran;
+    try {
+      (void)b->recv_for(1ms);
+    } catch (const UsageError&) {
+      ++refused;
+    }
+    try {
+      b->close();
+    } catch (const UsageError&) {
+      ++refused;
+    }
+    // Non-blocking calls are fine here.
+    (void)b->routing_table();
+    (void)b->status();
+    (void)b->recv();
+    return false;
+  });
+  b->on("message", [&](MeshSocket& s) {
+    try {
+      (void)s.recv_for(1ms);
+    } catch (const UsageError&) {
+      ++refused;
+    }
+  });
+  ASSERT_TRUE(link(*a, *b));
+  ASSERT_TRUE(a->send({"x"}));
+  ASSERT_TRUE(wait_until([&] { return refused == 3; }));
+  EXPECT_EQ(ran.load(), 1);
+  EXPECT_FALSE(b->closed());
+}
+
+TEST(Options, DestroyingTheSocketInItsOwnListenerIsSafe) {
+  std::atomic<bool> gone{false};
+  auto a = make_node();
+  auto b = make_node();
+  MeshSocket* raw = b.release();
+  raw->on("message", [&](MeshSocket& s) {
+    delete &s;  // the destructor cannot join its own thread: it detaches it
+    gone = true;
+  });
+  ASSERT_TRUE(link(*a, *raw));
+  ASSERT_TRUE(a->send({"bye"}));
+  ASSERT_TRUE(wait_until([&] { return gone.load(); }));
+  EXPECT_TRUE(wait_until([&] { return a->routing_table().empty(); }));
+}
+
+}  // namespace
+}  // namespace p2p

@@ -1,0 +1,100 @@
+// Every public method from several threads at once, ending with close() while they run.
+// Meant for the ThreadSanitizer build (label `runtime`), but a useful crash test anywhere.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "mesh_test_util.hpp"
+
+namespace p2p {
+namespace {
+
+using namespace p2p::testing;
+
+class Hammer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Hammer, OneSocketFromManyThreads) {
+  std::atomic<int> events{0}, handled{0};
+  auto peer = make_node(GetParam());
+  auto other = make_node(GetParam());
+  auto sock = make_node(GetParam());
+  sock->on("message", [&] { ++events; });
+  sock->register_handler([&](Message& m, Connection& c) {
+    ++handled;
+    if (m.packets().size() > 1 && m.packets()[1] == Value("echo"))
+      (void)c.send(flags::whisper, flags::whisper, {"echoed"});
+    return false;
+  });
+  ASSERT_TRUE(link(*sock, *peer));
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> sent{0}, received{0}, queries{0}, dials{0};
+  std::vector<std::thread> threads;
+  // Senders.
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop && i < 50000; ++i) {
+        if (!sock->send({"from", t, i})) break;
+        ++sent;
+      }
+    });
+  }
+  // A peer that talks back, so the handler, replies and events run meanwhile.
+  threads.emplace_back([&] {
+    while (!stop) {
+      (void)peer->send({"echo"});
+      if (auto m = peer->recv_for(1ms)) (void)m->reply({"re"});
+    }
+  });
+  // Receivers.
+  threads.emplace_back([&] {
+    while (!stop) {
+      if (auto m = sock->recv()) {
+        ++received;
+        (void)m->reply({"thanks"});
+      }
+      received += sock->recv(16).size();
+      if (sock->recv_for(1ms)) ++received;
+    }
+  });
+  // Connect / disconnect churn.
+  threads.emplace_back([&] {
+    while (!stop) {
+      (void)sock->connect("127.0.0.1", other->port());
+      ++dials;
+      for (const auto& [id, c] : sock->routing_table())
+        if (id == other->id()) (void)sock->disconnect(c);
+      (void)sock->request_peers();
+    }
+  });
+  // Queries and listener churn.
+  threads.emplace_back([&] {
+    while (!stop) {
+      (void)sock->routing_table();
+      (void)sock->awaiting_ids();
+      (void)sock->outgoing();
+      (void)sock->status().to_string();
+      sock->once("connect", [] {});
+      ++queries;
+    }
+  });
+
+  ASSERT_TRUE(wait_until([&] {
+    return sent > 2000 && received > 100 && queries > 100 && dials > 20 && handled > 10;
+  })) << "sent "
+      << sent << " received " << received << " queries " << queries << " dials " << dials
+      << " handled " << handled;
+  sock->close();  // while every thread is still busy
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(sock->closed());
+  EXPECT_FALSE(sock->send({"late"}).ok());
+  EXPECT_TRUE(sock->routing_table().empty());
+  EXPECT_GT(events.load(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Mesh, Hammer, ::testing::Values("Plaintext", "SSL"));
+
+}  // namespace
+}  // namespace p2p
