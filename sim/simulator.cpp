@@ -311,7 +311,10 @@ void Simulator::execute(NodeIndex i, core::Command& cmd) {
                    ++nodes_[i].delivered;
                    tracker_.count_delivered(c.msg.id, i);
                    trace(kDeliver, i, hash_bytes(c.msg.id));
-                   if (config_.record) nodes_[i].inbox.push_back(std::move(c.msg));
+                   if (config_.record) {
+                     nodes_[i].inbox.push_back(std::move(c.msg));
+                     nodes_[i].inbox_times.push_back(now_);
+                   }
                  },
                  [&](core::EventCmd& c) {
                    trace(kRaise, i, static_cast<std::uint64_t>(c.kind) ^ (c.conn << 8));

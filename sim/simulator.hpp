@@ -163,6 +163,8 @@ class Simulator {
   // ---- observations ----
   /// Messages delivered to node `i`'s user (only with SimConfig::record).
   const std::vector<core::Message>& inbox(NodeIndex i) const { return nodes_.at(i).inbox; }
+  /// Virtual time of each inbox entry (same order, same condition).
+  const std::vector<Duration>& inbox_times(NodeIndex i) const { return nodes_.at(i).inbox_times; }
   std::uint64_t delivered_count(NodeIndex i) const { return nodes_.at(i).delivered; }
   const std::vector<EventRecord>& events() const noexcept { return events_; }
   /// Undirected edges: routing-table entries of all nodes / 2.
@@ -206,6 +208,7 @@ class Simulator {
     std::unique_ptr<core::Node> node;
     std::unordered_map<core::ConnId, std::uint32_t> links;  ///< ConnId -> link index
     std::vector<core::Message> inbox;
+    std::vector<Duration> inbox_times;
     std::uint64_t delivered = 0;
     std::uint32_t group = 0;  ///< partition group
   };

@@ -55,6 +55,12 @@ TEST(ReferenceScenarios, PropagationOverThreeNodes) {
     EXPECT_EQ(m.sender, sim.node(0).id());
   }
   EXPECT_TRUE(sim.inbox(0).empty()) << "a node does not receive its own broadcast";
+  // Delivered on the first copy: at the wire's first arrival, within two hops of latency.
+  const BroadcastReport r0 = sim.report(*b);
+  ASSERT_TRUE(r0.time_to_all);
+  EXPECT_EQ(std::max(sim.inbox_times(1).front(), sim.inbox_times(2).front()) - r0.start,
+            *r0.time_to_all);
+  EXPECT_LE(*r0.time_to_all, 2 * sim.config().link.latency);
   const BroadcastReport r = sim.report(*b);
   EXPECT_EQ(r.reached, 2u);
   EXPECT_EQ(r.delivered, 2u);
