@@ -269,7 +269,7 @@ def render(results):
         "behaviour, the reference fails it because of bug N below (strict xfail: the test "
         "fails if the reference is ever fixed) · \"asserts bug N\": the test passes by "
         "asserting the reference's broken outcome · ❌ fails · ⏭ skipped · — not run (the "
-        "reference baseline runs its slowest scenarios over Plaintext only).",
+        "two-node reference baseline runs over Plaintext only).",
         "",
         "Results: " + ", ".join("%d %s" % (counts[k], k) for k in sorted(counts)) + ".",
         "",
