@@ -69,11 +69,13 @@ Result<Bytes> decompress(Compression method, ByteView input, std::size_t max_out
                                       " bytes exceeds the codec limit"};
   }
   switch (method) {
-    // Both decode either header, as py2p does (zlib.decompress(x, MAX_WBITS | 32)): a peer
-    // that labels a gzip stream "zlib" or the reverse still interoperates.
+    // Each accepts only its own header (see compression_zlib.cpp for why). Both references
+    // send zlib under 0x13 and gzip under 0x11, and the receiver tries every advertised
+    // method, so nothing they send goes unread.
     case Compression::zlib:
-    case Compression::gzip:
       return detail::zlib_decompress(input, max_output);
+    case Compression::gzip:
+      return detail::gzip_decompress(input, max_output);
     case Compression::bz2:
       return detail::bz2_decompress(input, max_output);
     case Compression::lzma:

@@ -23,6 +23,7 @@ Status compress_pieces(Compression method, Pieces input, Bytes& out);
 
 Status zlib_compress(Pieces input, int window_bits, Bytes& out);
 Result<Bytes> zlib_decompress(ByteView input, std::size_t max_output);
+Result<Bytes> gzip_decompress(ByteView input, std::size_t max_output);
 
 Status bz2_compress(Pieces input, Bytes& out);
 Result<Bytes> bz2_decompress(ByteView input, std::size_t max_output);

@@ -11,8 +11,12 @@ namespace p2p::wire::detail {
 
 namespace {
 
-// 15 + 32: a 32 KiB window and automatic detection of a zlib or a gzip header.
-constexpr int auto_detect_window_bits = 15 + 32;
+// A 32 KiB window with the zlib header (15) or the gzip header (15 + 16). Each method's
+// decoder accepts only its own header, so that the method open_frame() reports is the one
+// the bytes really use: a relay forwards those bytes unchanged to every link with the same
+// method, and js2p's zlib decoder rejects gzip bytes (it then drops the link).
+constexpr int zlib_window_bits = 15;
+constexpr int gzip_window_bits = 15 + 16;
 constexpr int default_mem_level = 8;  // zlib's and Python's default
 
 Error zlib_error(const char* what, const z_stream& s) {
@@ -21,12 +25,13 @@ Error zlib_error(const char* what, const z_stream& s) {
   return Error{Errc::compression, std::move(message)};
 }
 
+template <int WindowBits>
 class ZlibDecoder {
  public:
   explicit ZlibDecoder(ByteView input) {
     stream_.next_in = const_cast<Bytef*>(input.data());  // zlib's API is not const-correct
     stream_.avail_in = static_cast<uInt>(input.size());
-    initialised_ = inflateInit2(&stream_, auto_detect_window_bits) == Z_OK;
+    initialised_ = inflateInit2(&stream_, WindowBits) == Z_OK;
   }
   ~ZlibDecoder() {
     if (initialised_) inflateEnd(&stream_);
@@ -145,7 +150,11 @@ Status zlib_compress(Pieces input, int window_bits, Bytes& out) {
 }
 
 Result<Bytes> zlib_decompress(ByteView input, std::size_t max_output) {
-  return decode_bounded<ZlibDecoder>(input, max_output, "zlib");
+  return decode_bounded<ZlibDecoder<zlib_window_bits>>(input, max_output, "zlib");
+}
+
+Result<Bytes> gzip_decompress(ByteView input, std::size_t max_output) {
+  return decode_bounded<ZlibDecoder<gzip_window_bits>>(input, max_output, "gzip");
 }
 
 }  // namespace p2p::wire::detail

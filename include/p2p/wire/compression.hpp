@@ -38,9 +38,10 @@ Result<Bytes> compress(Compression method, ByteView input);
 
 /// Decompresses `input`; fails with Errc::too_large as soon as the output would exceed
 /// `max_output` bytes (so a decompression bomb costs at most `max_output` of memory), and
-/// with Errc::compression on corrupt input or trailing garbage. zlib and gzip each accept
-/// either header, as py2p does (`zlib.decompress(x, MAX_WBITS | 32)`). Exactly one stream is
-/// accepted: a second concatenated stream is trailing garbage.
+/// with Errc::compression on corrupt input or trailing garbage. zlib accepts only an RFC 1950
+/// header and gzip only an RFC 1952 one, so the method that opens a frame names its bytes
+/// exactly (py2p auto-detects either; both references send each under its own flag).
+/// Exactly one stream is accepted: a second concatenated stream is trailing garbage.
 Result<Bytes> decompress(Compression method, ByteView input, std::size_t max_output);
 
 /// The method a sender uses towards a peer: the first of `ours` that `theirs` also lists.
