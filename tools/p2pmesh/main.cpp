@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
       "to join one.",
       "p2pmesh"};
   app.require_subcommand(1);
+  // One line per argument error, like every other error of the command.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "p2pmesh: " + std::string(e.what()) + " (see p2pmesh --help)\n";
+  });
   app.set_version_flag("--version", "p2pmesh 0.1.0 (mesh protocol 0.7)");
 
   NodeArgs node;
