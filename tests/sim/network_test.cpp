@@ -287,5 +287,48 @@ TEST(Network, ChurnKeepsDeliveryExactAndTablesConsistent) {
   EXPECT_EQ(sim.anomalies().total(), 0u);
 }
 
+// Nodes advertising different compression lists (none, one, several, exotic only): a relay
+// re-encodes for each next link, and nothing is lost, duplicated or refused.
+TEST(Network, MixedCompressionListsInterwork) {
+  using C = wire::Compression;
+  SimConfig config;
+  config.link.split_probability = 0.3;
+  Simulator sim(config);
+  NetworkSpec spec = testing::shape(Topology::random_join, 60);
+  spec.configure = [](NodeIndex i, core::NodeConfig& c) {
+    switch (i % 5) {
+      case 0:
+        c.compression = {};
+        break;
+      case 1:
+        c.compression = {C::zlib};
+        break;
+      case 2:
+        c.compression = {C::gzip, C::zlib};
+        break;
+      case 3:
+        c.compression = {C::lzma, C::bz2};
+        break;
+      default:
+        break;  // all five, snappy first
+    }
+  };
+  build_network(sim, spec);
+  ASSERT_TRUE(sim.run_until_quiet(kPatience));
+  for (NodeIndex origin : {0u, 1u, 2u, 3u, 4u}) {
+    auto b = sim.broadcast(origin, Array{Value(origin), Value(Bytes(300, 7))});
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(sim.run_until_quiet(kPatience));
+    EXPECT_EQ(sim.report(*b).delivered, 59u) << "from node " << origin;
+    EXPECT_EQ(sim.report(*b).delivered_more_than_once, 0u);
+  }
+  for (NodeIndex i = 0; i < sim.size(); ++i) {
+    EXPECT_EQ(sim.node(i).counters().protocol_errors, 0u) << "node " << i;
+    EXPECT_EQ(sim.node(i).counters().checksum_failures, 0u) << "node " << i;
+  }
+  EXPECT_EQ(sim.unreadable_frames(), 0u);
+  EXPECT_EQ(sim.audit(), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace p2p::sim
