@@ -104,6 +104,11 @@ struct MeshOptions {
   std::size_t read_buffer_bytes = 64u << 10;
   /// Period of the engine's timer (timeouts, cache expiry, self-healing).
   std::chrono::milliseconds tick_interval{250};
+  /// Commands (send, connect, reply, ...) from other threads waiting for the io thread.
+  /// When that many wait, the calling thread blocks until the io thread catches up: a
+  /// producer faster than the network is slowed down rather than growing memory. Calls on
+  /// an io thread never block.
+  std::size_t max_pending_commands = 65536;
 
   TlsOptions tls;
 

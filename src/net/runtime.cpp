@@ -201,7 +201,10 @@ bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
     fn(*node_, now());
     return true;
   }
-  std::lock_guard<std::mutex> lock(inbox_mu_);
+  std::unique_lock<std::mutex> lock(inbox_mu_);
+  if (inbox_.size() >= cfg_.max_pending_commands && !on_io_thread())
+    inbox_room_.wait(lock,
+                     [&] { return !accepting_ || inbox_.size() < cfg_.max_pending_commands; });
   if (!accepting_) return false;
   inbox_.push_back(std::move(fn));
   if (!drain_posted_) {
@@ -225,6 +228,7 @@ void Runtime::drain_inbox() {
     more = !inbox_.empty() && accepting_;
     if (!more) drain_posted_ = false;
   }
+  inbox_room_.notify_all();
   item([&] {
     for (auto& fn : batch) {
       if (closed_) return;
@@ -642,6 +646,7 @@ void Runtime::close() {
     accepting_ = false;
     inbox_.clear();
   }
+  inbox_room_.notify_all();
   std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
   if (!on_strand()) lock.lock();  // wait for the item running on the io thread, if any
   if (closed_) return;

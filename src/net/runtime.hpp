@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,10 @@ struct RuntimeConfig {
   /// already amortise the system call).
   std::size_t max_batch_buffers = 64;
   std::size_t max_batch_bytes = 1u << 20;
+  /// Commands from other threads waiting for the io thread. Beyond it, submit() from a
+  /// thread that is not an io thread waits: a producer that outruns the io thread is
+  /// slowed down instead of growing the process.
+  std::size_t max_pending_commands = 65536;
   LogFn log;
   int log_level = 0;
 };
@@ -151,7 +156,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// Runs `fn` against the node as one item, followed by executing the outbox. From the
   /// strand (a handler or listener) it runs at once and its outbox is executed when the
   /// enclosing item ends; from any other thread it is queued, in order. Returns false when
-  /// the runtime is closed (fn does not run).
+  /// the runtime is closed (fn does not run). When max_pending_commands are already queued,
+  /// a caller that is not on an io thread waits for room (an io thread never waits).
   bool submit(std::function<void(core::Node&, core::Time)> fn);
 
   /// True on the thread currently running this runtime's strand (inside an item).
@@ -250,6 +256,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
 
   // ---- commands from other threads ----
   std::mutex inbox_mu_;
+  std::condition_variable inbox_room_;
   bool accepting_ = true;
   bool drain_posted_ = false;
   std::deque<std::function<void(core::Node&, core::Time)>> inbox_;

@@ -124,6 +124,26 @@ TEST(Options, SlowPeerIsClosedAtTheWriteQueueBound) {
   release.set_value();
 }
 
+TEST(Options, SendBackpressureLosesNothing) {
+  // A tiny command queue: the sending thread keeps blocking until the io thread catches up.
+  MeshOptions oa = loopback();
+  oa.max_pending_commands = 8;
+  oa.max_outgoing = 0;
+  MeshSocket a(oa);
+  MeshOptions ob = loopback();
+  ob.max_outgoing = 0;
+  MeshSocket b(ob);
+  ASSERT_TRUE(link(a, b));
+  constexpr int n = 5000;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({i}));
+  std::vector<Message> got;
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& m : b.recv(1024)) got.push_back(std::move(m));
+    return got.size() >= static_cast<std::size_t>(n);
+  })) << got.size();
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i].packets()[1], Value(i)) << "in order, none lost";
+}
+
 TEST(Options, DebugLevelFiveLogsHandlersAndEveryMessage) {
   std::mutex mu;
   std::vector<std::pair<int, std::string>> lines;
