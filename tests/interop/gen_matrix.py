@@ -72,8 +72,8 @@ BUGS = [
      "the bursts into p2pmesh above go through it."),
     ("2", "py2p never answers `request_peers`: it compares `*` with `b'*'`, then indexes past "
           "the end, and answers with renegotiate/compression `[]` + renegotiate/resend.",
-     "`request_peers: p2pmesh asks py2p` is an expected failure; the renegotiation rows "
-     "assert the fallback.",
+     "`request_peers: p2pmesh asks py2p` and the renegotiation rows assert the failure and "
+     "the fallback.",
      "p2pmesh answers `request_peers` (str or bin `*`), and follows py2p's renegotiation: the "
      "link runs uncompressed both ways and keeps working (checked on the wire)."),
     ("3", "py2p indirect reply: `Message.reply()` to a sender that is not a direct peer calls "
@@ -112,6 +112,25 @@ BUGS = [
      "twice and that there is at most one message per link of the originator.",
      "p2pmesh serializes a broadcast once and sends the same message (one id) on every link, "
      "so its broadcasts are delivered exactly once everywhere, which the same rows assert."),
+    ("P1", "py2p reads TLS with `select()` and `recv(1024)`, stopping as soon as one frame "
+           "is complete: bytes already decrypted inside the SSL object are invisible to "
+           "`select()`, so when a TLS record carries more than it read, the rest waits for "
+           "the next bytes on the socket (a 2,000-message burst left 8 messages, 1,031 "
+           "bytes, pending until one more message arrived).",
+     "The SSL rows with py2p receiving (bursts, relay chains, discovery) require every "
+     "message to arrive without later traffic to push it through.",
+     "Towards py2p over TLS, a sender must not put a frame behind another in one TLS "
+     "record (one frame per record): py2p then never stops reading in the middle of a "
+     "record."),
+    ("P2", "py2p is not thread-safe: the caller's thread (`send`, `connect`, ...) and the "
+           "daemon thread (relays, answers) write to the same sockets and the waterfall set "
+           "without a lock. Overlapping them corrupts TLS records (the peer sees 'bad record "
+           "mac', py2p raises BAD_LENGTH) or raises 'Set changed size during iteration', and "
+           "the link drops.",
+     "Network rows broadcast one message at a time and wait until every node has it "
+     "(py2p relays before it delivers), so no py2p node sends while it relays.",
+     "Nothing on the wire; p2pmesh closes only the link whose records fail to decrypt, "
+     "and its own API is safe from any thread (calls are posted to its io thread)."),
     ("J1", "js2p `handle_renegotiate` calls `self.send` in a class method where `self` is not "
            "defined: a renegotiate/compression that shrinks its list, or any "
            "renegotiate/resend, throws ReferenceError and js2p destroys the link. So js2p "
@@ -299,8 +318,8 @@ def render(results):
                 body.append([label] + [cell(cells.get(enc)) for enc in ENCRYPTIONS])
         out += _table(header, body) + [""]
     out += ["## Reference bugs and how p2pmesh copes", "",
-            "Numbers 1–8 are those of the protocol notes (`docs/protocol.md`); R1, J1 and J2 "
-            "were found by this suite.", ""]
+            "Numbers 1–8 are those of the protocol notes (`docs/protocol.md`); R1, P1, P2, J1 "
+            "and J2 were found by this suite.", ""]
     out += _table(["bug", "what the reference does", "in the matrix", "p2pmesh"],
                   [["%s" % n, what, where, cope] for n, what, where, cope in BUGS])
     out += [""]

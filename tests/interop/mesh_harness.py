@@ -418,17 +418,26 @@ def wait_links(links, timeout=None):
         wait_connected(a, b, timeout)
 
 
+def broadcast_and_settle(sender, nodes, packets):
+    """sender broadcasts; returns once every other node has delivered it.
+
+    One broadcast at a time: py2p nodes send from the caller's thread while their daemon
+    thread relays, on the same sockets and with no lock (reference bug P2), and overlapping
+    the two corrupts TLS records or drops links. The references relay a broadcast before
+    delivering it, so when every node has delivered it, every relay write is done."""
+    sender.broadcast(*packets)
+    for other in nodes:
+        if other is not sender:
+            other.wait_packets([BROADCAST] + list(packets))
+
+
 def fence(nodes, tag):
-    """Each node broadcasts a marker and every node waits for all the others' markers.
+    """Each node in turn broadcasts a marker that every other node waits for.
 
     Links are FIFO and relays forward in order, so once a node has the fences, a copy of an
     earlier message that was going to reach it along the same paths has arrived too."""
     for n in nodes:
-        n.broadcast("fence", tag, n.name)
-    for n in nodes:
-        for other in nodes:
-            if other is not n:
-                n.wait_packets([BROADCAST, "fence", tag, other.name])
+        broadcast_and_settle(n, nodes, ["fence", tag, n.name])
 
 
 def seq_numbers(messages):

@@ -96,9 +96,10 @@ def test_handshake(pair):
         assert entry is not None, "%s has no entry for %s" % (me.name, other.name)
         assert entry["addr"] == ["127.0.0.1", other.port]
         assert entry["outgoing"] == (pair.dialer is me)
-        advertised = other.ready.get("compression")
-        if advertised is not None:  # the reference drivers report what they advertise
-            assert entry["compression"] == advertised
+        # Each sends with the first method of its own list that the other advertised.
+        assert entry["compression"] == first_common(own_methods(me), own_methods(other))
+        if "advertised" in entry:  # the reference drivers also show the list they were sent
+            assert entry["advertised"] == own_methods(other)
         assert len(state["routing_table"]) == 1
     for node in (a, b):
         assert not node.errors, "%s: error events %s" % (node.name, node.errors)
@@ -319,11 +320,23 @@ def flags_of(method):
     return [] if method == "none" else [COMPRESSION_FLAGS[method]]
 
 
+# What `p2pmesh node` advertises without --compression (its --help), in preference order.
+CPP_DEFAULT_METHODS = flags_of("snappy") + flags_of("zlib") + flags_of("gzip") + \
+    flags_of("bz2") + flags_of("lzma")
+
+
+def own_methods(node):
+    """The compression flags a node advertises: the reference drivers report them in their
+    ready event; p2pmesh runs with its default list in these tests."""
+    return node.ready.get("compression", CPP_DEFAULT_METHODS)
+
+
 def first_common(own, peer):
+    """The method a sender with list `own` uses towards a peer that advertised `peer`."""
     for flag in own:
         if flag in peer:
             return FLAG_NAMES[flag]
-    return "none"
+    return None
 
 
 COMPRESSION_CASES = [param(s, m, suffix="-" + m) for s in specs()
@@ -338,9 +351,11 @@ def test_compression(mesh, spec, method):
     plaintext = spec.enc == "Plaintext"
     a, b, tap = start_pair(mesh, spec, b_opts=dict(compression=method), tap=plaintext)
     assert b.ready["compression"] == flags_of(method), "the driver did not force %s" % method
-    assert a.peer_entry(b)["compression"] == flags_of(method)
-    a_list = b.peer_entry(a)["compression"]  # what a advertised in its handshake
-    b_list = flags_of(method)
+    a_list, b_list = own_methods(a), flags_of(method)
+    entry_b = b.peer_entry(a)
+    assert entry_b["advertised"] == a_list, "b did not get a's list in the handshake"
+    assert entry_b["compression"] == first_common(b_list, a_list)
+    assert a.peer_entry(b)["compression"] == first_common(a_list, b_list)
     marker = unique()
     for sender, receiver in ((a, b), (b, a)):
         payload = "compressible " * 200 + marker + sender.name
@@ -351,7 +366,7 @@ def test_compression(mesh, spec, method):
         expected = {}
         for sender, own, peer in ((a, a_list, b_list), (b, b_list, a_list)):
             direction = "c2s" if sender is c2s_sender else "s2c"
-            expected[direction] = {first_common(own, peer)}
+            expected[direction] = {first_common(own, peer) or "none"}
         got = {}
         for sender in (a, b):
             direction = "c2s" if sender is c2s_sender else "s2c"
@@ -389,10 +404,16 @@ def test_py2p_renegotiation_followed(mesh, spec, request, record_property):
     if plaintext:
         assert "none" not in set().union(*before.values()), "the link was not compressed yet"
     a.ok("request_peers")
-    a.poll_state(lambda s: (a.peer_entry(b, s) or {}).get("compression") == [],
+    a.poll_state(lambda s: a.peer_entry(b, s) is not None and
+                 a.peer_entry(b, s)["compression"] is None,
                  "%s to stop compressing towards py2p" % a.name, timeout)
-    b.poll_state(lambda s: (b.peer_entry(a, s) or {}).get("compression") == [],
+    b.poll_state(lambda s: b.peer_entry(a, s) is not None and
+                 b.peer_entry(a, s)["compression"] is None and
+                 b.peer_entry(a, s)["advertised"] == [],
                  "py2p to stop compressing towards %s" % a.name, timeout)
+    # The same link all along: p2pmesh must not have dropped it and dialled again.
+    assert [e["id"] for e in a.state()["routing_table"]] == [b.id]
+    assert a.peer_entry(b)["outgoing"] == (spec.dialer == spec.a)
     after = exchange("after")
     if plaintext:
         assert after == {"c2s": {"none"}, "s2c": {"none"}}

@@ -280,8 +280,13 @@ const commands = {
   state(sock) {
     const table = [];
     for (const [key, conn] of sock.routing_table) {
+      const advertised = toJson(conn.compression || []);
+      // js2p sends with the first method of its own list that the peer advertised
+      // (InternalMessage.compression_used); "compression" names it, as p2pmesh does.
+      const chosen = base.compression.find((f) => advertised.includes(f));
       table.push({id: textId(key), addr: conn.addr ? toJson(conn.addr) : null,
-                  outgoing: Boolean(conn.outgoing), compression: toJson(conn.compression || [])});
+                  outgoing: Boolean(conn.outgoing),
+                  compression: chosen === undefined ? null : flagNames([chosen]), advertised});
     }
     const status = sock.status;
     return {

@@ -353,12 +353,7 @@ class Driver:
             "protocol_id": self.sock.protocol.id,
             "out_addr": list(self.sock.out_addr),
             "awaiting": len(self.sock.awaiting_ids),
-            "routing_table": [{
-                "id": text_id(key),
-                "addr": list(conn.addr) if conn.addr else None,
-                "outgoing": bool(conn.outgoing),
-                "compression": list(conn.compression or []),
-            } for key, conn in table],
+            "routing_table": [self._connection_json(key, conn) for key, conn in table],
             "received": counters[0],
             "bcast_copies": counters[1],
             "bcast_dups": counters[2],
@@ -366,6 +361,23 @@ class Driver:
             "status": status if isinstance(status, str) else [str(s)[-2000:] for s in status],
             "compression": list(self.messages.compression),
             "implementation": IMPLEMENTATION,
+        }
+
+    def _connection_json(self, key, conn):
+        advertised = list(conn.compression or [])
+        # py2p sends with the first method of its own list that the peer advertised
+        # (InternalMessage.compression_used); "compression" names it, as p2pmesh does.
+        chosen = next((f for f in self.messages.compression if f in advertised), None)
+        by_flag = {v: k for k, v in COMPRESSION_FLAGS.items()}
+        pending = getattr(conn.sock, "pending", None)
+        return {
+            "id": text_id(key),
+            "addr": list(conn.addr) if conn.addr else None,
+            "outgoing": bool(conn.outgoing),
+            "compression": by_flag.get(chosen) if chosen is not None else None,
+            "advertised": advertised,
+            # Decrypted bytes waiting inside the TLS object, unseen by py2p's select() loop.
+            "tls_pending": pending() if callable(pending) else None,
         }
 
     def cmd_burst(self, req):
