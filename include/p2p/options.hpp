@@ -96,10 +96,17 @@ struct MeshOptions {
   /// (status counter "recv_dropped"): a reader that stopped reading must not grow the
   /// process; 65536 small messages are a few MiB.
   std::size_t max_recv_queue = 65536;
-  /// Bytes that may wait to be written to one peer before it is closed as too slow (status
+  /// Bytes that may wait to be written to one peer. The node's own sends are paced: above
+  /// half of it, commands from other threads wait until the queue drains (see
+  /// max_pending_commands). Traffic the node relays is not paced (that would let one slow
+  /// peer throttle the mesh): beyond the bound the peer is closed as too slow (status
   /// counter "slow_peers_closed"). 4 MiB is one maximum-size frame: a peer that cannot take
   /// that much is stalled, and 128 connections stay within ~512 MiB in the worst case.
   std::size_t max_queued_bytes_per_peer = 4u << 20;
+  /// A peer with bytes waiting that completes no write for this long has stopped reading:
+  /// it is closed ("slow_peers_closed"), which also releases paced senders. Long enough for
+  /// a 4 MiB frame over a slow link.
+  std::chrono::milliseconds write_stall_timeout{30'000};
   /// Size of each socket read handed to the frame reader.
   std::size_t read_buffer_bytes = 64u << 10;
   /// Period of the engine's timer (timeouts, cache expiry, self-healing).

@@ -193,6 +193,7 @@ void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
   cfg.max_queued_bytes = o.max_queued_bytes_per_peer;
   cfg.read_chunk = o.read_buffer_bytes;
   cfg.tick_interval = o.tick_interval;
+  cfg.write_stall_timeout = o.write_stall_timeout;
   cfg.max_pending_commands = std::max<std::size_t>(1, o.max_pending_commands);
   cfg.log = [sink](int level, const std::string& text) { sink(level, text); };
   cfg.log_level = o.debug_level;

@@ -207,7 +207,7 @@ bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
                      [&] { return !accepting_ || inbox_.size() < cfg_.max_pending_commands; });
   if (!accepting_) return false;
   inbox_.push_back(std::move(fn));
-  if (!drain_posted_) {
+  if (!drain_posted_ && !paused_) {
     drain_posted_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   }
@@ -215,28 +215,66 @@ bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
 }
 
 void Runtime::drain_inbox() {
-  std::vector<std::function<void(core::Node&, core::Time)>> batch;
-  bool more = false;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    const std::size_t n = std::min(inbox_batch, inbox_.size());
-    batch.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(inbox_.front()));
-      inbox_.pop_front();
-    }
-    more = !inbox_.empty() && accepting_;
-    if (!more) drain_posted_ = false;
-  }
-  inbox_room_.notify_all();
   item([&] {
-    for (auto& fn : batch) {
-      if (closed_) return;
+    // One command at a time, so that pacing stops the batch as soon as a peer's write
+    // queue passes its high-water mark.
+    for (std::size_t i = 0; i < inbox_batch && !closed_ && backlogged_links_ == 0; ++i) {
+      std::function<void(core::Node&, core::Time)> fn;
+      {
+        std::lock_guard<std::mutex> lock(inbox_mu_);
+        if (inbox_.empty()) break;
+        if (inbox_.size() == cfg_.max_pending_commands) inbox_room_.notify_all();
+        fn = std::move(inbox_.front());
+        inbox_.pop_front();
+      }
       fn(*node_, now());
       pump();
     }
   });
-  if (more) asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  if (closed_ || !accepting_ || inbox_.empty() || paused_) {
+    drain_posted_ = false;  // set_paused(false) or the next submit() posts again
+    return;
+  }
+  // More to do: yield the strand to reads and write completions, then go on.
+  asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+}
+
+void Runtime::set_paused(bool paused) {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  paused_ = paused;
+  if (!paused && !inbox_.empty() && !drain_posted_ && accepting_) {
+    drain_posted_ = true;
+    asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
+  }
+}
+
+void Runtime::update_backlog(Link& link) {
+  // Hysteresis: pause above half the bound, resume below an eighth, so that a queue
+  // hovering at the mark does not toggle the pause on every frame.
+  const std::size_t queued = link.phase == Link::Phase::closed ? 0 : link.queue.queued_bytes();
+  if (!link.backlogged && queued >= cfg_.max_queued_bytes / 2) {
+    link.backlogged = true;
+    if (backlogged_links_++ == 0) set_paused(true);
+  } else if (link.backlogged && queued <= cfg_.max_queued_bytes / 8) {
+    link.backlogged = false;
+    if (--backlogged_links_ == 0) set_paused(false);
+  }
+}
+
+void Runtime::close_stalled_links() {
+  const auto now_steady = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Link>> stalled;
+  for (const auto& [conn, link] : links_)
+    if (link->writing && now_steady - link->last_write_progress > cfg_.write_stall_timeout)
+      stalled.push_back(link);
+  for (const auto& link : stalled) {
+    ++rt_counters_.slow_peers_closed;
+    const std::string why = "slow peer: no write completed for " +
+                            std::to_string(cfg_.write_stall_timeout.count()) + " ms";
+    record_error("closing " + link->remote.to_string() + ": " + why);
+    fail_link(link, why);
+  }
 }
 
 void Runtime::pump() {
@@ -399,6 +437,7 @@ void Runtime::tick_loop() {
     self->item([&] {
       if (ec) return;
       self->node_->tick(now());
+      self->close_stalled_links();
       self->structure_dirty_ = true;  // timeouts and self-healing change the tables quietly
       self->tick_loop();
     });
@@ -496,7 +535,10 @@ void Runtime::dial_failed(const std::shared_ptr<Link>& link, const std::string& 
 void Runtime::link_ready(const std::shared_ptr<Link>& link) {
   link->phase = Link::Phase::open;
   start_read(link);
-  if (!link->writing && !link->queue.idle()) start_write(link);
+  if (!link->writing && !link->queue.idle()) {
+    link->last_write_progress = std::chrono::steady_clock::now();
+    start_write(link);
+  }
 }
 
 // ---- reading --------------------------------------------------------------------------------
@@ -546,7 +588,11 @@ void Runtime::send_frame(core::ConnId conn, core::SharedFrame frame) {
     fail_link(link, why);
     return;
   }
-  if (link->phase == Link::Phase::open && !link->writing) start_write(link);
+  update_backlog(*link);
+  if (link->phase == Link::Phase::open && !link->writing) {
+    link->last_write_progress = std::chrono::steady_clock::now();
+    start_write(link);
+  }
 }
 
 void Runtime::start_write(const std::shared_ptr<Link>& link) {
@@ -584,6 +630,8 @@ void Runtime::on_write(const std::shared_ptr<Link>& link, const std::error_code&
   }
   rt_counters_.bytes_written += n;
   link->queue.finish_batch();
+  link->last_write_progress = std::chrono::steady_clock::now();
+  update_backlog(*link);
   if (!link->queue.idle()) {
     start_write(link);
     return;
@@ -638,6 +686,7 @@ void Runtime::finish_close(const std::shared_ptr<Link>& link) {
   link->socket().close(ig);
   if (link->linger) link->linger->cancel();
   link->queue.drop_waiting();
+  update_backlog(*link);  // a closed link holds nobody back
 }
 
 void Runtime::close() {

@@ -65,6 +65,9 @@ struct RuntimeConfig {
   /// thread that is not an io thread waits: a producer that outruns the io thread is
   /// slowed down instead of growing the process.
   std::size_t max_pending_commands = 65536;
+  /// A connection with bytes to write that completes no write for this long is closed as
+  /// stalled (its peer stopped reading). Long enough for a 4 MiB frame on a slow link.
+  std::chrono::milliseconds write_stall_timeout{30'000};
   LogFn log;
   int log_level = 0;
 };
@@ -128,6 +131,10 @@ class Link {
   /// outgoing ones once on_dial_connected was fed. Decides on_closed vs on_dial_failed.
   bool node_connected = false;
   bool writing = false;
+  /// Above the high-water mark: commands from other threads wait until it drains.
+  bool backlogged = false;
+  /// When a write last completed, or was started on an idle link (stall detection).
+  std::chrono::steady_clock::time_point last_write_progress;
   WriteQueue queue;
   std::vector<std::uint8_t> read_buf;
   std::optional<asio::steady_timer> linger;  ///< bounds how long a closing link flushes
@@ -158,6 +165,11 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// enclosing item ends; from any other thread it is queued, in order. Returns false when
   /// the runtime is closed (fn does not run). When max_pending_commands are already queued,
   /// a caller that is not on an io thread waits for room (an io thread never waits).
+  ///
+  /// Pacing: while a connection's write queue is above half of max_queued_bytes, queued
+  /// commands wait (and so, once the queue is full, do their callers): the node's own
+  /// sends go at the pace of its slowest peer instead of getting that peer closed. A peer
+  /// that stops reading altogether is closed after write_stall_timeout.
   bool submit(std::function<void(core::Node&, core::Time)> fn);
 
   /// True on the thread currently running this runtime's strand (inside an item).
@@ -220,6 +232,10 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void send_frame(core::ConnId conn, core::SharedFrame frame);
   void start_write(const std::shared_ptr<Link>& link);
   void on_write(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n);
+  /// Backlog accounting for pacing (see submit).
+  void update_backlog(Link& link);
+  void set_paused(bool paused);
+  void close_stalled_links();
 
   /// The node asked to close `conn`: flush what is queued (briefly), then close.
   void close_by_node(core::ConnId conn, const std::string& reason);
@@ -251,6 +267,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::map<core::ConnId, std::shared_ptr<Link>> links_;
   std::set<std::shared_ptr<Link>> closing_;  ///< flushing before they close
   RuntimeCounters rt_counters_;
+  std::size_t backlogged_links_ = 0;
   bool structure_dirty_ = true;
   std::deque<RecentError> errors_;
 
@@ -259,6 +276,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::condition_variable inbox_room_;
   bool accepting_ = true;
   bool drain_posted_ = false;
+  bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
   std::deque<std::function<void(core::Node&, core::Time)>> inbox_;
 
   // ---- snapshot for other threads ----

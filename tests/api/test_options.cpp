@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
 #include <mutex>
 
 #include "core/limits.hpp"
@@ -91,37 +92,95 @@ TEST(Options, FullReceiveQueueDropsTheOldest) {
   EXPECT_EQ(got[2].packets()[1], Value(4));
 }
 
-TEST(Options, SlowPeerIsClosedAtTheWriteQueueBound) {
-  MeshOptions oa = loopback();
-  oa.max_queued_bytes_per_peer = 256u << 10;
-  oa.max_outgoing = 0;
-  // b's io thread blocks in a handler, so b stops reading and a's queue towards b grows.
+/// Makes a node's io thread block in a handler on "block" (so that it stops reading)
+/// until unblock(). Shared with the handler, and released by an Unblock guard declared
+/// after the nodes, so that a failing test still unblocks before the nodes close.
+struct Blocker {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<bool> blocked{false};
+  std::once_flag once;
+  void unblock() {
+    std::call_once(once, [&] { release.set_value(); });
+  }
+  static MeshSocket::Handler handler(std::shared_ptr<Blocker> self) {
+    return [self](Message& m, Connection&) {
+      if (m.packets().size() > 1 && m.packets()[1] == Value("block")) {
+        self->blocked = true;
+        self->released.wait();
+        return true;
+      }
+      return false;
+    };
+  }
+};
+/// Incompressible bytes: the queue bounds count compressed frames.
+Bytes noise(std::size_t n, std::uint32_t seed) {
+  Bytes out(n);
+  for (auto& b : out) {
+    seed = seed * 1664525u + 1013904223u;
+    b = static_cast<std::uint8_t>(seed >> 24);
+  }
+  return out;
+}
+
+struct Unblock {
+  std::shared_ptr<Blocker> blocker;
+  ~Unblock() { blocker->unblock(); }
+};
+
+TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions oa = loopback();
+  oa.max_queued_bytes_per_peer = 256u << 10;
+  oa.write_stall_timeout = 1s;
+  oa.max_outgoing = 0;
+  oa.max_pending_commands = 64;
   MeshSocket a(oa);
   auto b = make_node();
-  b->register_handler([&](Message& m, Connection&) {
-    if (m.packets().size() > 1 && m.packets()[1] == Value("block")) {
-      blocked = true;
-      released.wait();
-      return true;
-    }
-    return false;
-  });
+  Unblock guard{blocker};
+  b->register_handler(Blocker::handler(blocker));
   ASSERT_TRUE(link(a, *b));
   ASSERT_TRUE(a.send({"block"}));
-  ASSERT_TRUE(wait_until([&] { return blocked.load(); }));
-  const Bytes chunk(64u << 10, 0x11);
-  // Kernel buffers absorb a few MiB first; 64 MiB is far beyond them.
-  for (int i = 0; i < 1024 && a.status().counter("slow_peers_closed") == 0; ++i)
-    ASSERT_TRUE(a.send({chunk, i}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  // Far more than the kernel buffers and the queue bound hold: the sending thread is
+  // paced (it blocks), and b is not closed for being slow until it stalls for 1 s.
+  const Bytes chunk = noise(64u << 10, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(a.send({chunk, i}));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms) << "the sender was not paced";
   EXPECT_TRUE(wait_until([&] { return a.status().counter("slow_peers_closed") == 1; }));
   EXPECT_TRUE(wait_until([&] { return a.routing_table().empty(); }));
   const auto st = a.status();
   ASSERT_FALSE(st.recent_errors.empty());
   EXPECT_NE(st.recent_errors.back().what.find("slow peer"), std::string::npos);
-  release.set_value();
+}
+
+TEST(Options, RelayingToASlowPeerClosesItAtTheBound) {
+  // a -> b -> c, c stops reading. a's sends are paced by b, which keeps reading; b relays
+  // to c without pacing, so b's queue towards c hits the bound and b closes c.
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions ob = loopback();
+  ob.max_queued_bytes_per_peer = 256u << 10;
+  ob.max_outgoing = 0;
+  MeshSocket b(ob);
+  MeshOptions fixed = loopback();
+  fixed.max_outgoing = 0;
+  fixed.auto_reconnect = false;
+  MeshSocket a(fixed), c(fixed);
+  Unblock guard{blocker};
+  c.register_handler(Blocker::handler(blocker));
+  ASSERT_TRUE(link(a, b));
+  ASSERT_TRUE(link(b, c));
+  ASSERT_TRUE(a.send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  const Bytes chunk = noise(64u << 10, 2);
+  for (int i = 0; i < 1024 && b.status().counter("slow_peers_closed") == 0; ++i)
+    ASSERT_TRUE(a.send({chunk, i}));
+  EXPECT_TRUE(wait_until([&] { return b.status().counter("slow_peers_closed") == 1; }))
+      << b.status().to_string();
+  EXPECT_TRUE(wait_until([&] { return b.routing_table().count(c.id()) == 0; }));
+  EXPECT_EQ(b.routing_table().count(a.id()), 1u) << "only the slow peer is closed";
 }
 
 TEST(Options, SendBackpressureLosesNothing) {
