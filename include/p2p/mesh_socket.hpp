@@ -11,7 +11,8 @@
 // listeners (on / once) run on that io thread, one at a time per socket. Every public method
 // is safe to call from any thread, including from handlers and listeners, except the ones
 // that block (recv_for, close): called on an io thread they would wait for themselves, so
-// they throw p2p::UsageError instead.
+// they throw p2p::UsageError instead. Commands (send, connect, ...) from other threads may
+// block for backpressure when the node's peers fall behind; on an io thread they never do.
 #pragma once
 
 #include <chrono>
@@ -100,6 +101,8 @@ class MeshSocket {
   /// Sends `packets` to the network: flag = flags::broadcast relays it to every node,
   /// flags::whisper to direct peers only. `type` is the sub-flag receivers see as packet 0
   /// (leave it at broadcast unless a handler of yours acts on it).
+  /// Backpressure: called off the io thread, it blocks while max_pending_commands commands
+  /// wait for a backlogged peer (see MeshOptions::max_queued_bytes_per_peer).
   Status send(Array packets, std::uint8_t flag = flags::broadcast,
               std::uint8_t type = flags::broadcast);
 
