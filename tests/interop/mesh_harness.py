@@ -202,11 +202,12 @@ class Node:
         self.fail("timed out waiting for " + what if not self.eof else
                   "exited while waiting for " + what)
 
-    def cmd(self, cmd, timeout=None, **fields):
-        """Send one command and return its answer (any "ok")."""
+    def cmd(self, cmd, answer_timeout=None, **fields):
+        """Send one command and return its answer (any "ok"). `fields` go into the command
+        (so `timeout=` is the `wait` command's own); answer_timeout bounds the answer."""
         request = dict(cmd=cmd, **fields)
         self.raw_line(json.dumps(request))
-        wait = DEADLINE if timeout is None else timeout
+        wait = DEADLINE if answer_timeout is None else answer_timeout
         if cmd == "wait":
             wait += float(fields.get("timeout", 10))
         elif cmd == "burst":  # the references' send is O(K) per message (bug 6): 20 ms each

@@ -304,7 +304,7 @@ def test_burst_a_to_b(pair, record_property):
     b.ok("reset")
     burst = a.ok("burst", count=count, size=64)
     assert burst["t1_ns"] >= burst["t0_ns"]
-    done = b.cmd("wait", count=count, timeout=6 * DEADLINE)
+    done = b.cmd("wait", count=count, timeout=3 * DEADLINE)
     assert done["ok"] is True, "%s received %s of %d" % (b.name, done.get("received"), count)
     is_burst = lambda m: (len(m["packets"]) == 2 and isinstance(m["packets"][1], dict) and
                           m["sender"] == a.id)  # noqa: E731

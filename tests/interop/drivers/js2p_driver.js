@@ -22,8 +22,15 @@
 //     returns true; the `connect` command reports that as {"ok": false}.
 //   * js2p has no request_peers(): the command sends what py2p's request_peers sends,
 //     [whisper, id, time, request, "*"], through js2p's public send().
-//   * msgpack-lite (js2p's codec) turns integers outside the int32/uint32 range into float64
+//   * bug J2: msgpack-lite (js2p's codec) turns integers outside the int32 range into float64
 //     on the wire, and decodes 64-bit integers to doubles: JSON numbers carry that through.
+//   * bug J1 (found by the interop suite): handle_renegotiate uses an undefined `self`, so
+//     js2p drops a link on renegotiate/resend or a shrinking compression list; reported in
+//     `status` and as an error event.
+//   * bug R1: js2p builds a broadcast per link with the clock read each time, so one `send`
+//     can become several messages; the driver reports what js2p delivers, as is.
+//   * js2p's send is O(K) per message and hashes/compresses in pure JavaScript (about 3 ms a
+//     message here): `burst` is slow, and answers only when it is done.
 //   * An uncaught exception inside js2p is reported as an error event instead of killing the
 //     node, as a long-running js2p application would.
 "use strict";

@@ -26,6 +26,15 @@ scripts/install-references.sh --fix-py2p-framing, bug 1):
   * bug 3: an indirect `reply` raises AttributeError inside py2p; the `reply` command reports
     it as {"ok": false, "path": "request", "error": ...} instead of dying.
   * bug 6: py2p's waterfall cleanup is O(n) per broadcast; nothing to do, benchmarks quote K.
+  * bug P1 (found by the interop suite): py2p polls TLS sockets with select() and stops
+    reading once a frame is complete, so decrypted bytes can wait inside the SSL object;
+    `state` shows them per link as "tls_pending".
+  * bug P2: py2p is not thread-safe. Commands run on this driver's main thread while py2p's
+    daemon thread relays on the same sockets; the driver adds no lock (that would change
+    py2p), so a caller must not make a py2p node send while it is relaying (the harness
+    sends one broadcast at a time and waits for it to settle).
+  * bug R1: py2p builds a broadcast per link with the clock read each time, so one `send`
+    can become several messages; the driver reports what py2p delivers, as is.
   * py2p ids are bytes: every id goes out as ASCII text. Exceptions raised by a listener
     would disconnect the peer (py2p's process_data catches them), so listeners never raise.
 """
