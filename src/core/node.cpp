@@ -365,33 +365,43 @@ void Node::tick(Time now) {
 
 // ---- Node: user commands ------------------------------------------------------------------------
 
-Status Node::send(const Array& packets, std::uint8_t flag, std::uint8_t type, Time now) {
-  Impl& s = *impl_;
-  s.last_now = now;
+Result<Node::Impl::UserMessage> Node::Impl::make_user_message(const Array& packets,
+                                                              std::uint8_t flag, std::uint8_t type,
+                                                              Time now) {
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be broadcast (0) or whisper (2)"};
   Array payload;
   payload.reserve(packets.size() + 1);
   payload.emplace_back(type);
   payload.insert(payload.end(), packets.begin(), packets.end());
-  auto body = std::make_shared<const Bytes>(wire::encode_body(flag, s.id, now.utc, payload));
-  if (body->size() > s.config.limits.max_body_bytes)
+  UserMessage m;
+  m.body = std::make_shared<const Bytes>(wire::encode_body(flag, id, now.utc, payload));
+  if (m.body->size() > config.limits.max_body_bytes)
     return Error{Errc::too_large,
-                 "message of " + std::to_string(body->size()) + " bytes exceeds max_body_bytes"};
-  const auto digest = wire::sha256(*body);
+                 "message of " + std::to_string(m.body->size()) + " bytes exceeds max_body_bytes"};
+  m.id = wire::sha256(*m.body);
   if (flag == flags::broadcast) {
-    s.seen.insert(digest, now.utc);  // our own echo must be dropped
-    ++s.counters.broadcasts_sent;
+    seen.insert(m.id, now.utc);  // our own echo must be dropped
+    ++counters.broadcasts_sent;
   }
-  FrameSet frames(*body, digest);
-  for (const auto& [pid, cid] : s.routing) {
-    Conn* c = s.find(cid);
-    if (!c) continue;
-    s.send_frame(*c, frames.get(c->info.compression));
-    c->last_body = body;
-    c->last_id = digest;
-    c->last_resent = false;
-  }
+  return m;
+}
+
+void Node::Impl::send_user_message(Conn& c, const UserMessage& m, FrameSet& frames) {
+  send_frame(c, frames.get(c.info.compression));
+  c.last_body = m.body;
+  c.last_id = m.id;
+  c.last_resent = false;
+}
+
+Status Node::send(const Array& packets, std::uint8_t flag, std::uint8_t type, Time now) {
+  Impl& s = *impl_;
+  s.last_now = now;
+  auto m = s.make_user_message(packets, flag, type, now);
+  if (!m) return m.error();
+  FrameSet frames(*m->body, m->id);
+  for (const auto& [pid, cid] : s.routing)
+    if (Conn* c = s.find(cid)) s.send_user_message(*c, *m, frames);
   return {};
 }
 
@@ -402,22 +412,10 @@ Status Node::send_to(ConnId conn, const Array& packets, std::uint8_t flag, std::
   Conn* c = s.find(conn);
   if (!c || c->closing || !c->handshaked)
     return Error{Errc::closed, "no established connection " + std::to_string(conn)};
-  Array payload;
-  payload.reserve(packets.size() + 1);
-  payload.emplace_back(type);
-  payload.insert(payload.end(), packets.begin(), packets.end());
-  auto body = std::make_shared<const Bytes>(wire::encode_body(flag, s.id, now.utc, payload));
-  if (body->size() > s.config.limits.max_body_bytes)
-    return Error{Errc::too_large, "message exceeds max_body_bytes"};
-  const auto digest = wire::sha256(*body);
-  if (flag == flags::broadcast) s.seen.insert(digest, now.utc);
-  FrameSet frames(*body, digest);
-  s.send_frame(*c, frames.get(c->info.compression));
-  if (flag == flags::broadcast || flag == flags::whisper) {
-    c->last_body = body;
-    c->last_id = digest;
-    c->last_resent = false;
-  }
+  auto m = s.make_user_message(packets, flag, type, now);
+  if (!m) return m.error();
+  FrameSet frames(*m->body, m->id);
+  s.send_user_message(*c, *m, frames);
   return {};
 }
 

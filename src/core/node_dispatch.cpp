@@ -180,16 +180,7 @@ void Node::Impl::handle_renegotiate(Conn& c, const wire::Body& body, Time now) {
       methods.push_back(static_cast<std::uint8_t>(f));
     }
     const bool changed = methods != c.info.advertised;
-    c.info.advertised = methods;
-    std::vector<wire::Compression> theirs;
-    for (auto f : methods)
-      if (auto m = wire::compression_from_flag(f)) theirs.push_back(*m);
-    c.info.compression = wire::choose_compression(config.compression, theirs);
-    c.try_order.clear();
-    for (auto m : theirs)
-      if (std::find(config.compression.begin(), config.compression.end(), m) !=
-          config.compression.end())
-        c.try_order.push_back(m);
+    const auto theirs = set_peer_methods(c, std::move(methods));
     log(2, "compression renegotiated on connection " + std::to_string(c.id));
     if (changed) {
       // Answer with what we both have, in our order, so the peer settles on the same set.
@@ -213,6 +204,23 @@ void Node::Impl::handle_renegotiate(Conn& c, const wire::Body& body, Time now) {
     return;
   }
   ++counters.ignored;
+}
+
+std::vector<wire::Compression> Node::Impl::set_peer_methods(Conn& c,
+                                                            std::vector<std::uint8_t> advertised) {
+  std::vector<wire::Compression> theirs;
+  for (auto f : advertised)
+    if (auto m = wire::compression_from_flag(f)) theirs.push_back(*m);
+  c.info.advertised = std::move(advertised);
+  // We write with the first of OUR methods the peer has; we read by trying the peer's
+  // methods that we also have, in the PEER's order (the receiver's rule of protocol.md).
+  c.info.compression = wire::choose_compression(config.compression, theirs);
+  c.try_order.clear();
+  for (auto m : theirs)
+    if (std::find(config.compression.begin(), config.compression.end(), m) !=
+        config.compression.end())
+      c.try_order.push_back(m);
+  return theirs;
 }
 
 void Node::Impl::handle_handshake(Conn& c, const wire::Body& body, Time now) {
@@ -283,16 +291,7 @@ void Node::Impl::install_peer(Conn& c, PeerId pid, bool is_bin, Address addr,
   c.info.conn = c.id;
   c.info.addr = addr;
   c.info.outgoing = c.outgoing;
-  c.info.advertised = advertised;
-  std::vector<wire::Compression> theirs;
-  for (auto f : advertised)
-    if (auto m = wire::compression_from_flag(f)) theirs.push_back(*m);
-  c.info.compression = wire::choose_compression(config.compression, theirs);
-  c.try_order.clear();
-  for (auto m : theirs)
-    if (std::find(config.compression.begin(), config.compression.end(), m) !=
-        config.compression.end())
-      c.try_order.push_back(m);
+  set_peer_methods(c, std::move(advertised));
   c.handshaked = true;
   routing[pid] = c.id;
   ++counters.handshakes_completed;

@@ -108,7 +108,22 @@ struct Node::Impl {
   std::uint64_t request_counter = 0;
   Time last_now;
 
+  /// A user-level message encoded once: the body every link shares, and its id.
+  struct UserMessage {
+    std::shared_ptr<const Bytes> body;
+    wire::Digest256 id{};
+  };
+
   // ---- helpers (node.cpp) ----
+  /// Encodes [flag, id, now, type, packets...], checks its size, and records a broadcast in
+  /// the seen cache (so its echo is dropped).
+  Result<UserMessage> make_user_message(const Array& packets, std::uint8_t flag, std::uint8_t type,
+                                        Time now);
+  /// Sends it on `c` and remembers it as the link's last message (for `resend`).
+  void send_user_message(Conn& c, const UserMessage& m, FrameSet& frames);
+  /// Records the methods a peer advertised and derives how we write to it and read from it.
+  /// Returns the ones p2pmesh implements, in the peer's order.
+  std::vector<wire::Compression> set_peer_methods(Conn& c, std::vector<std::uint8_t> advertised);
   void log(int level, const std::string& text) const;
   Conn* find(ConnId c);
   std::size_t outgoing_count() const;
