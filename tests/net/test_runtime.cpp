@@ -1,0 +1,157 @@
+// net::Runtime driven directly (no MeshSocket): gathered writes, large reads, creation
+// errors and the outbox commands it executes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "net/asio.hpp"
+#include "net/runtime.hpp"
+
+namespace p2p::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit = 20s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+RuntimeConfig config(const std::string& encryption = "Plaintext") {
+  RuntimeConfig c;
+  c.node.protocol = Protocol("mesh", encryption);
+  c.node.max_outgoing = 0;
+  c.node.auto_reconnect = false;
+  c.bind_host = "127.0.0.1";
+  return c;
+}
+
+/// Runtimes on one io_context run by one thread; records deliveries and events.
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (auto& rt : runtimes_) rt->close();
+    work_.reset();
+    ioc_.stop();
+    if (io_.joinable()) io_.join();
+  }
+
+  std::shared_ptr<Runtime> start(RuntimeConfig c = config()) {
+    auto created = Runtime::create(ioc_, std::move(c));
+    EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().to_string());
+    auto rt = std::move(created).value();
+    rt->start(Runtime::Hooks{[this](core::Message&& m) {
+                               std::lock_guard<std::mutex> lock(mu_);
+                               delivered_.push_back(std::move(m));
+                             },
+                             [this](const core::EventCmd& e) {
+                               std::lock_guard<std::mutex> lock(mu_);
+                               events_.push_back(e);
+                             }});
+    runtimes_.push_back(rt);
+    if (!io_.joinable()) io_ = std::thread([this] { ioc_.run(); });
+    return rt;
+  }
+
+  std::size_t delivered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return delivered_.size();
+  }
+  std::size_t events(core::EventKind kind) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
+                                                  [&](const auto& e) { return e.kind == kind; }));
+  }
+
+  void connect(Runtime& a, Runtime& b) {
+    const core::Address to{"127.0.0.1", b.port()};
+    ASSERT_TRUE(a.submit([to](core::Node& n, core::Time t) { (void)n.connect(to, {}, t); }));
+    ASSERT_TRUE(wait_until(
+        [&] { return a.snapshot().routing.size() == 1 && b.snapshot().routing.size() == 1; }));
+  }
+
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
+  std::thread io_;
+  std::vector<std::shared_ptr<Runtime>> runtimes_;
+  std::mutex mu_;
+  std::vector<core::Message> delivered_;
+  std::vector<core::EventCmd> events_;
+};
+
+TEST_F(RuntimeTest, GathersQueuedFramesIntoFewWrites) {
+  auto a = start(), b = start();
+  connect(*a, *b);
+  const auto before = a->snapshot().runtime.write_batches;
+  constexpr int n = 2000;
+  // One item: every SendCmd lands in the write queue before the first write completes.
+  ASSERT_TRUE(a->submit([](core::Node& node, core::Time t) {
+    for (int i = 0; i < n; ++i) (void)node.send(Array{Value(i)}, flags::broadcast, 0, t);
+  }));
+  ASSERT_TRUE(wait_until([&] { return delivered() == n; })) << delivered();
+  const auto batches = a->snapshot().runtime.write_batches - before;
+  EXPECT_LE(batches, n / 16) << "frames were written one by one";
+  EXPECT_LT(b->snapshot().runtime.reads, static_cast<std::uint64_t>(n) / 4)
+      << "reads should carry many frames each";
+}
+
+TEST_F(RuntimeTest, ReportsTheBoundPortAndAddress) {
+  auto a = start();
+  EXPECT_NE(a->port(), 0);
+  EXPECT_EQ(a->out_addr(), (core::Address{"127.0.0.1", a->port()}));
+  RuntimeConfig c = config();
+  c.out_addr = core::Address{"", 7777};  // keep the host, advertise another port
+  auto b = start(std::move(c));
+  EXPECT_EQ(b->out_addr(), (core::Address{"127.0.0.1", 7777}));
+}
+
+TEST_F(RuntimeTest, CreationErrors) {
+  auto a = start();
+  RuntimeConfig taken = config();
+  taken.bind_port = a->port();
+  auto r = Runtime::create(ioc_, std::move(taken));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::io);
+  auto bad = Runtime::create(ioc_, config("rot13"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::invalid_argument);
+  RuntimeConfig host = config();
+  host.bind_host = "no-such-host.invalid";
+  EXPECT_FALSE(Runtime::create(ioc_, std::move(host)).ok());
+}
+
+TEST_F(RuntimeTest, DialsByHostName) {
+  auto a = start(), b = start();
+  const core::Address to{"localhost", b->port()};
+  ASSERT_TRUE(a->submit([to](core::Node& n, core::Time t) { (void)n.connect(to, {}, t); }));
+  EXPECT_TRUE(wait_until([&] { return b->snapshot().routing.size() == 1; }));
+}
+
+TEST_F(RuntimeTest, UnresolvableHostIsADialFailure) {
+  auto a = start();
+  const core::Address to{"no-such-host.invalid", 4444};
+  ASSERT_TRUE(a->submit([to](core::Node& n, core::Time t) { (void)n.connect(to, {}, t); }));
+  EXPECT_TRUE(wait_until([&] { return events(core::EventKind::dial_failed) == 1; }));
+  EXPECT_EQ(a->snapshot().runtime.dial_errors, 1u);
+  EXPECT_TRUE(a->snapshot().awaiting.empty());
+}
+
+TEST_F(RuntimeTest, ClosedRuntimeRefusesCommands) {
+  auto a = start();
+  a->close();
+  EXPECT_TRUE(a->closed());
+  EXPECT_FALSE(a->submit([](core::Node&, core::Time) { ADD_FAILURE() << "ran after close"; }));
+  EXPECT_TRUE(a->snapshot().closed);
+  a->close();  // idempotent
+}
+
+}  // namespace
+}  // namespace p2p::net
