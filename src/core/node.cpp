@@ -375,14 +375,21 @@ Result<Node::Impl::UserMessage> Node::Impl::make_user_message(const Array& packe
   payload.emplace_back(type);
   payload.insert(payload.end(), packets.begin(), packets.end());
   UserMessage m;
-  m.body = std::make_shared<const Bytes>(wire::encode_body(flag, id, now.utc, payload));
-  if (m.body->size() > config.limits.max_body_bytes)
-    return Error{Errc::too_large,
-                 "message of " + std::to_string(m.body->size()) + " bytes exceeds max_body_bytes"};
-  m.id = wire::sha256(*m.body);
-  if (flag == flags::broadcast) {
-    seen.insert(m.id, now.utc);  // our own echo must be dropped
-    ++counters.broadcasts_sent;
+  // A broadcast's id is the hash of its body, time included, and receivers drop a repeated
+  // (id, time). Two identical broadcasts in one second would therefore be one message and
+  // the second silently lost everywhere (as in py2p and js2p). So a repeat is stamped with
+  // the next second not yet used for that payload: a distinct message, one second early.
+  for (std::uint64_t time = now.utc;; ++time) {
+    m.body = std::make_shared<const Bytes>(wire::encode_body(flag, id, time, payload));
+    if (m.body->size() > config.limits.max_body_bytes)
+      return Error{Errc::too_large, "message of " + std::to_string(m.body->size()) +
+                                        " bytes exceeds max_body_bytes"};
+    m.id = wire::sha256(*m.body);
+    if (flag != flags::broadcast) break;
+    if (seen.insert(m.id, time)) {  // our own echo must be dropped
+      ++counters.broadcasts_sent;
+      break;
+    }
   }
   return m;
 }

@@ -288,3 +288,29 @@ TEST(Messaging, SelfHealingRedialsKnownPeersWithBackoff) {
 
 }  // namespace
 }  // namespace p2p::test
+
+namespace p2p::test {
+namespace {
+
+TEST(Messaging, IdenticalBroadcastsInOneSecondAreDistinctMessages) {
+  MemNet net;
+  chain(net, 2);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(
+        net.node(0).send(Array{"same"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(1).delivered.size(), 3u);
+  EXPECT_EQ(net.entry(1).delivered[0].time, net.now().utc);
+  EXPECT_EQ(net.entry(1).delivered[1].time, net.now().utc + 1);
+  EXPECT_EQ(net.entry(1).delivered[2].time, net.now().utc + 2);
+  EXPECT_EQ(net.node(1).counters().duplicates_dropped, 0u);
+  // A later second starts again from the clock, skipping the seconds already used.
+  net.advance(1);
+  ASSERT_TRUE(net.node(0).send(Array{"same"}, flags::broadcast, flags::broadcast, net.now()).ok());
+  net.pump();
+  ASSERT_EQ(net.entry(1).delivered.size(), 4u);
+  EXPECT_EQ(net.entry(1).delivered[3].time, net.now().utc + 2);
+}
+
+}  // namespace
+}  // namespace p2p::test
