@@ -34,6 +34,47 @@ TEST_P(Transport, TwoNodesExchangeABroadcast) {
   EXPECT_EQ(a->protocol(), Protocol("mesh", GetParam()));
 }
 
+TEST_P(Transport, ValuesOutliveTheirSocket) {
+  auto a = make_node(GetParam()), b = make_node(GetParam());
+  ASSERT_TRUE(link(*a, *b));
+  ASSERT_TRUE(a->send({"keep me"}));
+  auto m = next_message(*b);
+  ASSERT_TRUE(m);
+  const Connection to_a = b->routing_table().at(a->id());
+  EXPECT_TRUE(m->reply({"while alive"}));
+  b.reset();  // closes and destroys the socket the message and connection came from
+  const Status r = m->reply({"too late"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::closed);
+  const Status s = to_a.send(flags::whisper, flags::whisper, {"too late"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::closed);
+  EXPECT_EQ(m->packets()[1], Value("keep me")) << "the message itself stays readable";
+  EXPECT_FALSE(Message().reply({"x"}).ok()) << "a default Message belongs to no socket";
+}
+
+TEST_P(Transport, IdenticalSendsInOneSecondAreOneMessage) {
+  // The message id hashes the body, whose time has one-second resolution: the references
+  // (and so p2pmesh) drop the second of two identical sends within a second as a duplicate.
+  auto a = make_node(GetParam()), b = make_node(GetParam());
+  ASSERT_TRUE(link(*a, *b));
+  ASSERT_TRUE(a->send({"same"}));
+  ASSERT_TRUE(a->send({"same"}));
+  ASSERT_TRUE(a->send({"different"}));
+  std::vector<Message> got;
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& m : b->recv(10)) got.push_back(std::move(m));
+    return !got.empty() && got.back().packets()[1] == Value("different");
+  }));
+  const auto st = b->status();
+  if (got.size() == 2) {
+    EXPECT_EQ(st.counter("duplicates_dropped"), 1u);
+  } else {
+    ASSERT_EQ(got.size(), 3u);  // the clock ticked between the two sends
+    EXPECT_NE(got[0].time(), got[1].time());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Mesh, Transport, ::testing::Values("Plaintext", "SSL"));
 
 }  // namespace
