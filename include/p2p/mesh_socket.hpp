@@ -166,9 +166,10 @@ class MeshSocket {
   Status request_peers();
 
   /// Closes every connection and the listener, wakes recv_for, and (own io thread) joins
-  /// the io thread. With a caller-supplied io_context it does not wait for the context:
-  /// pending handlers end when the caller next runs it. Idempotent; the destructor calls it.
-  /// Throws UsageError on an io thread.
+  /// the io thread. It waits for a handler or listener that is running, and none runs after
+  /// it returns. With a caller-supplied io_context it does not wait for the context: the
+  /// sockets close when the caller next runs it (or destroys it). Idempotent; the destructor
+  /// calls it. Throws UsageError on an io thread.
   void close();
   bool closed() const noexcept;
 

@@ -341,7 +341,9 @@ void MeshSocket::Impl::shutdown(bool from_destructor) {
     std::lock_guard<std::mutex> hl(handle->mu);
     handle->rt = nullptr;
   }
-  rt->close();  // waits for the running item (handler, listener) to end, unless it is ours
+  // Waits for the running item (handler, listener) to end, unless it is ours; no callback
+  // runs after this.
+  rt->close();
   {
     std::lock_guard<std::mutex> ql(q_mu);
     queue_closed = true;
@@ -353,10 +355,13 @@ void MeshSocket::Impl::shutdown(bool from_destructor) {
     listeners_closed = true;
   }
   if (owned_ioc) {
+    const bool own_thread = thread.get_id() == std::this_thread::get_id();
+    // Our io thread closes the sockets (see Runtime::close), then stops.
+    if (!own_thread) rt->io_closed().wait();
     work.reset();
     owned_ioc->stop();
     if (thread.joinable()) {
-      if (thread.get_id() == std::this_thread::get_id())
+      if (own_thread)
         thread.detach();  // destroyed by its own handler: the thread ends on its own
       else
         thread.join();

@@ -696,11 +696,25 @@ void Runtime::close() {
     inbox_.clear();
   }
   inbox_room_.notify_all();
-  std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
-  if (!on_strand()) lock.lock();  // wait for the item running on the io thread, if any
-  if (closed_) return;
-  closed_ = true;
-  log(1, "closing");
+  const bool strand = on_strand();
+  {
+    std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
+    if (!strand) lock.lock();  // wait for the item running on the io thread, if any
+    if (closed_) return;
+    closed_ = true;  // from here on no item runs: no handler, no listener, no node input
+    log(1, "closing");
+    publish(true);
+  }
+  // The sockets themselves are closed on the strand: Asio's composed operations (a
+  // gathered write, a TLS record) run intermediate steps there, outside any item, and a
+  // socket must not be closed under their feet from another thread.
+  if (strand)
+    shutdown_io();
+  else
+    asio::post(strand_, [self = shared_from_this()] { self->shutdown_io(); });
+}
+
+void Runtime::shutdown_io() {
   std::error_code ig;
   acceptor_.close(ig);
   tick_timer_.cancel();
@@ -711,7 +725,7 @@ void Runtime::close() {
   const auto closing = closing_;
   for (const auto& link : closing) finish_close(link);
   closing_.clear();
-  publish(true);
+  io_closed_.set_value();
 }
 
 bool Runtime::closed() const noexcept {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -177,10 +178,13 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// True on any thread currently running the io_context (own or shared).
   bool on_io_thread() const noexcept { return ioc_.get_executor().running_in_this_thread(); }
 
-  /// Closes the listener and every connection; afterwards no item runs. From the strand it
-  /// acts at once; from another thread it first waits for the running item, if any, to end.
-  /// Idempotent.
+  /// Closes the runtime: afterwards no item runs (no handler, listener or node input). From
+  /// another thread it first waits for the running item, if any, to end. The listener and
+  /// the connections are closed on the strand: at once when called there, else as soon as
+  /// the io_context runs the posted shutdown (io_closed() says when). Idempotent.
   void close();
+  /// Ready once the sockets are closed (see close()).
+  std::shared_future<void> io_closed() const { return io_closed_future_; }
   bool closed() const noexcept;
 
   /// The node; only on the strand.
@@ -236,6 +240,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void update_backlog(Link& link);
   void set_paused(bool paused);
   void close_stalled_links();
+  /// Closes the acceptor, the timers and every connection. Strand only.
+  void shutdown_io();
 
   /// The node asked to close `conn`: flush what is queued (briefly), then close.
   void close_by_node(core::ConnId conn, const std::string& reason);
@@ -278,6 +284,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool drain_posted_ = false;
   bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
   std::deque<std::function<void(core::Node&, core::Time)>> inbox_;
+
+  std::promise<void> io_closed_;
+  std::shared_future<void> io_closed_future_ = io_closed_.get_future().share();
 
   // ---- snapshot for other threads ----
   mutable std::mutex snap_mu_;

