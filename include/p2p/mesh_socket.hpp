@@ -101,8 +101,9 @@ class MeshSocket {
   /// Sends `packets` to the network: flag = flags::broadcast relays it to every node,
   /// flags::whisper to direct peers only. `type` is the sub-flag receivers see as packet 0
   /// (leave it at broadcast unless a handler of yours acts on it).
-  /// Identical sends within one second are the same message (the id hashes the body and
-  /// its time in seconds): receivers drop the repeat as a duplicate, as the references do.
+  /// Identical broadcasts within one second would share an id (it hashes the body and its
+  /// time in seconds) and receivers would drop the repeat, as py2p and js2p do; p2pmesh
+  /// stamps a repeat with the next free second instead, so each send is its own message.
   /// Backpressure: called off the io thread, it blocks while max_pending_commands commands
   /// wait for a backlogged peer (see MeshOptions::max_queued_bytes_per_peer).
   Status send(Array packets, std::uint8_t flag = flags::broadcast,
