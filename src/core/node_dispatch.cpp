@@ -62,6 +62,13 @@ void Node::Impl::protocol_violation(Conn& c, const std::string& why) {
 void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
   ++counters.frames_in;
   auto opened = wire::open_frame(content, c.try_order, config.limits.max_body_bytes);
+  if (!opened && opened.error().code == Errc::checksum_mismatch &&
+      c.try_order.size() < config.compression.size()) {
+    // Frames already in flight when a peer renegotiates still use its previous methods
+    // (py2p sends renegotiate/compression [] and then a snappy-compressed resend). Every
+    // method we advertised is acceptable, and the checksum decides, so try them all.
+    opened = wire::open_frame(content, config.compression, config.limits.max_body_bytes);
+  }
   if (!opened) {
     if (opened.error().code == Errc::checksum_mismatch) ++counters.checksum_failures;
     protocol_violation(c, opened.error().to_string());

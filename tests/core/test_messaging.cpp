@@ -314,3 +314,29 @@ TEST(Messaging, IdenticalBroadcastsInOneSecondAreDistinctMessages) {
 
 }  // namespace
 }  // namespace p2p::test
+
+namespace p2p::test {
+namespace {
+
+TEST(Messaging, FramesInFlightAcrossARenegotiationStillOpen) {
+  Node node(config_for(4000));
+  const Time t = at_seconds(0);
+  RawPeer p;
+  p.methods = {flags::snappy};
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, t);
+  node.on_bytes(c, p.handshake(node.protocol().id(), t.utc), t);
+  // py2p: compression [] (uncompressed), then a resend request still snappy-compressed.
+  node.on_bytes(c, p.frame(flags::renegotiate, {Value(flags::compression), Value(Array{})}, t.utc),
+                t);
+  node.on_bytes(c,
+                p.frame(flags::whisper, {Value(flags::whisper), Value("late")}, t.utc,
+                        wire::Compression::snappy),
+                t);
+  auto cmds = node.take_outbox();
+  EXPECT_TRUE(of_kind<core::CloseCmd>(cmds).empty());
+  ASSERT_EQ(of_kind<core::DeliverCmd>(cmds).size(), 1u);
+  EXPECT_EQ(node.counters().checksum_failures, 0u);
+}
+
+}  // namespace
+}  // namespace p2p::test
