@@ -36,13 +36,6 @@ class WriteQueue {
   const std::vector<asio::const_buffer>& start_batch(std::size_t max_buffers,
                                                      std::size_t max_bytes);
 
-  /// Like start_batch, but copies the frames of the batch into one contiguous buffer. TLS
-  /// streams want this: asio::ssl writes only the first buffer of a sequence per record, so
-  /// gathering small frames into one record saves a record header and a system call each.
-  /// A first frame larger than `max_bytes` goes alone and uncopied.
-  const std::vector<asio::const_buffer>& start_coalesced_batch(std::size_t max_buffers,
-                                                               std::size_t max_bytes);
-
   /// The batch in flight was written completely: drops its frames and releases their bytes.
   void finish_batch();
 
@@ -64,7 +57,6 @@ class WriteQueue {
   std::size_t in_flight_bytes_ = 0;
   std::size_t queued_bytes_ = 0;
   std::vector<asio::const_buffer> batch_;
-  std::vector<std::uint8_t> staging_;  ///< contiguous copy for coalesced batches
 };
 
 }  // namespace p2p::net

@@ -1,4 +1,4 @@
-// WriteQueue: bound, batching caps, coalescing and what stays alive while a write is in flight.
+// WriteQueue: bound, batching caps and what stays alive while a write is in flight.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -61,31 +61,6 @@ TEST(WriteQueue, BuffersPointAtTheSharedFrames) {
   const auto& b = q.start_batch(64, 1 << 20);
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(b[0].data(), static_cast<const void*>(f->data()));  // no copy
-}
-
-TEST(WriteQueue, CoalescedBatchCopiesSmallFramesInOrder) {
-  WriteQueue q(1 << 20);
-  ASSERT_TRUE(q.push(frame(3, 1)));
-  ASSERT_TRUE(q.push(frame(2, 2)));
-  ASSERT_TRUE(q.push(frame(4, 3)));
-  const auto& b = q.start_coalesced_batch(64, 7);  // 3 + 2 fit, + 4 would not
-  ASSERT_EQ(b.size(), 1u);
-  ASSERT_EQ(b[0].size(), 5u);
-  const auto* p = static_cast<const std::uint8_t*>(b[0].data());
-  EXPECT_EQ(Bytes(p, p + 5), (Bytes{1, 1, 1, 2, 2}));
-  q.finish_batch();
-  EXPECT_EQ(q.queued_frames(), 1u);
-  EXPECT_EQ(q.queued_bytes(), 4u);
-}
-
-TEST(WriteQueue, CoalescedBatchSendsALargeFrameUncopied) {
-  WriteQueue q(1 << 20);
-  auto big = frame(100);
-  ASSERT_TRUE(q.push(big));
-  ASSERT_TRUE(q.push(frame(1)));
-  const auto& b = q.start_coalesced_batch(64, 16);
-  ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0].data(), static_cast<const void*>(big->data()));
 }
 
 TEST(WriteQueue, DropWaitingKeepsTheBatchInFlight) {
