@@ -23,9 +23,6 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 /// How long a link the node closed may keep flushing what was queued before it (a peers
 /// list, a last whisper) before the socket is closed regardless.
 constexpr auto linger_timeout = std::chrono::seconds(2);
-/// One TLS record carries at most 16 KiB of plaintext: coalescing small frames up to that
-/// size fills records without copying large frames.
-constexpr std::size_t tls_coalesce_bytes = 16u << 10;
 /// Commands from other threads run in batches of this many per strand turn, so that write
 /// completions and reads interleave with a burst of user sends.
 constexpr std::size_t inbox_batch = 64;
@@ -602,8 +599,13 @@ void Runtime::start_write(const std::shared_ptr<Link>& link) {
     self->item([&] { self->on_write(link, ec, n); });
   };
   if (link->is_tls()) {
-    const auto& bufs =
-        link->queue.start_coalesced_batch(cfg_.max_batch_buffers, tls_coalesce_bytes);
+    // One frame per TLS record, so one frame per write: asio::ssl linearises up to 8 KiB of
+    // a buffer sequence into one record. py2p reads a TLS link 1024 bytes at a time only
+    // until its current frame is complete, and bytes of a later frame left inside its SSL
+    // object are not seen by its select() until more data arrives, so the tail of a burst
+    // stalls there (interop bug P1). A record that ends where its frame ends leaves nothing
+    // behind. The cost is one record and one system call per frame on TLS links.
+    const auto& bufs = link->queue.start_batch(1, cfg_.max_batch_bytes);
     asio::async_write(link->tls(), bufs, std::move(handler));
   } else {
     const auto& bufs = link->queue.start_batch(cfg_.max_batch_buffers, cfg_.max_batch_bytes);
@@ -637,6 +639,7 @@ void Runtime::on_write(const std::shared_ptr<Link>& link, const std::error_code&
     return;
   }
   if (link->phase == Link::Phase::closing) finish_close(link);
+  check_flushed();
 }
 
 // ---- closing --------------------------------------------------------------------------------
@@ -689,14 +692,53 @@ void Runtime::finish_close(const std::shared_ptr<Link>& link) {
   update_backlog(*link);  // a closed link holds nobody back
 }
 
+void Runtime::begin_flush() {
+  item([&] {
+    // Everything submitted before close() runs, pacing or not: send() returned ok for it.
+    for (;;) {
+      std::function<void(core::Node&, core::Time)> fn;
+      {
+        std::lock_guard<std::mutex> lock(inbox_mu_);
+        if (inbox_.empty()) break;
+        fn = std::move(inbox_.front());
+        inbox_.pop_front();
+      }
+      fn(*node_, now());
+      pump();
+    }
+    flushing_ = true;
+    check_flushed();
+  });
+}
+
+void Runtime::check_flushed() {
+  if (!flushing_ || flushed_set_) return;
+  for (const auto& [conn, link] : links_)
+    if (link->phase == Link::Phase::open && (link->writing || !link->queue.idle())) return;
+  flushed_set_ = true;
+  flushed_.set_value();
+}
+
 void Runtime::close() {
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     accepting_ = false;
-    inbox_.clear();
   }
   inbox_room_.notify_all();
   const bool strand = on_strand();
+  // Not on an io thread: the strand may need this very thread to run the flush.
+  if (!on_io_thread() && !closed_ && !flush_started_.exchange(true)) {
+    // Graceful part: the queued commands run and the queued frames go out, for at most
+    // linger_timeout (a peer that does not read, or an io_context nobody runs, cannot hold
+    // close() longer).
+    auto flushed = flushed_.get_future();
+    asio::post(strand_, [self = shared_from_this()] { self->begin_flush(); });
+    flushed.wait_for(linger_timeout);
+  }
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_.clear();  // whatever could not run in time (called from a handler: nothing runs)
+  }
   {
     std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
     if (!strand) lock.lock();  // wait for the item running on the io thread, if any

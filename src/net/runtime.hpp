@@ -179,7 +179,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool on_io_thread() const noexcept { return ioc_.get_executor().running_in_this_thread(); }
 
   /// Closes the runtime: afterwards no item runs (no handler, listener or node input). From
-  /// another thread it first waits for the running item, if any, to end. The listener and
+  /// another thread it first runs the commands already submitted (a send accepted before
+  /// close() is not dropped) and lets the write queues drain, for at most `linger`; then it
+  /// waits for the running item, if any, to end. The listener and
   /// the connections are closed on the strand: at once when called there, else as soon as
   /// the io_context runs the posted shutdown (io_closed() says when). Idempotent.
   void close();
@@ -242,6 +244,10 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void close_stalled_links();
   /// Closes the acceptor, the timers and every connection. Strand only.
   void shutdown_io();
+  /// On the strand: runs every submitted command, then reports flushed once no link has
+  /// anything left to write.
+  void begin_flush();
+  void check_flushed();
 
   /// The node asked to close `conn`: flush what is queued (briefly), then close.
   void close_by_node(core::ConnId conn, const std::string& reason);
@@ -285,6 +291,10 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
   std::deque<std::function<void(core::Node&, core::Time)>> inbox_;
 
+  std::atomic<bool> flush_started_{false};  ///< one close() waits for the flush, once
+  bool flushing_ = false;                   ///< close() waits for the write queues to drain
+  std::promise<void> flushed_;
+  bool flushed_set_ = false;
   std::promise<void> io_closed_;
   std::shared_future<void> io_closed_future_ = io_closed_.get_future().share();
 

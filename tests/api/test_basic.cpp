@@ -75,6 +75,23 @@ TEST_P(Transport, IdenticalSendsInOneSecondAreAllDelivered) {
   EXPECT_EQ(b->status().counter("duplicates_dropped"), 0u);
 }
 
+TEST_P(Transport, CloseRightAfterSendsDeliversThem) {
+  // send() accepted them, so close() must not drop them: it runs the queued commands and
+  // lets the write queues drain (bounded) before closing.
+  auto a = make_node(GetParam()), b = make_node(GetParam());
+  ASSERT_TRUE(link(*a, *b));
+  constexpr int n = 200;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(a->send({"last words", i}));
+  a->close();
+  std::vector<Message> got;
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& m : b->recv(n)) got.push_back(std::move(m));
+    return got.size() >= static_cast<std::size_t>(n);
+  }));
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(got.back().packets()[2], Value(n - 1));
+}
+
 INSTANTIATE_TEST_SUITE_P(Mesh, Transport, ::testing::Values("Plaintext", "SSL"));
 
 }  // namespace
