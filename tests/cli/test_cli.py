@@ -208,7 +208,7 @@ def test_help_is_complete():
     assert top.returncode == 0 and "node" in top.stdout and "demo" in top.stdout
     node = run("node", "--help").stdout
     for opt in ("--bind", "--port", "--subnet", "--encryption", "--out-addr", "--connect",
-                "--max-outgoing", "--compression", "--verbose", "--json"):
+                "--max-outgoing", "--compression", "--no-reconnect", "--verbose", "--json"):
         assert opt in node, opt
     demo = run("demo", "--help").stdout
     for opt in ("--nodes", "--topology", "--encryption", "--size", "--picture", "--seed"):

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
                        "or none (default: snappy,zlib,gzip,bz2,lzma)");
   node_cmd->add_flag("-v,--verbose", node.verbosity,
                      "More log lines on stderr (repeat up to -vvvvv)");
+  node_cmd->add_flag("--no-reconnect", node.no_reconnect,
+                     "Turn self-healing off: never re-dial lost peers or ask neighbours for more");
   node_cmd->add_flag("--json", node.json, "Scripting interface: JSON lines on stdin/stdout");
 
   DemoArgs demo;

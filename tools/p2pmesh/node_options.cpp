@@ -62,6 +62,7 @@ Result<MeshOptions> to_mesh_options(const NodeArgs& args) {
   if (args.max_outgoing == 0)
     return Error{Errc::invalid_argument, "--max-outgoing must be at least 1"};
   o.max_outgoing = args.max_outgoing;
+  o.auto_reconnect = !args.no_reconnect;
   auto methods = parse_compression(args.compression);
   if (!methods) return Error{Errc::invalid_argument, "--compression: " + methods.error().message};
   o.compression = std::move(methods).value();

@@ -21,6 +21,7 @@ struct NodeArgs {
   std::string compression = "default";  ///< comma list, "none", or "default"
   int verbosity = 0;
   bool json = false;
+  bool no_reconnect = false;  ///< self-healing off: no re-dials, no automatic peer requests
 };
 
 /// "host:port" (also "[v6]:port") -> Endpoint; a clear error otherwise.
