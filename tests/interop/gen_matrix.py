@@ -119,9 +119,8 @@ BUGS = [
            "bytes, pending until one more message arrived).",
      "The SSL rows with py2p receiving (bursts, relay chains, discovery) require every "
      "message to arrive without later traffic to push it through.",
-     "Towards py2p over TLS, a sender must not put a frame behind another in one TLS "
-     "record (one frame per record): py2p then never stops reading in the middle of a "
-     "record."),
+     "p2pmesh writes one frame per TLS record on every TLS link, so a record ends where "
+     "its frame ends and py2p never stops reading in the middle of one."),
     ("P2", "py2p is not thread-safe: the caller's thread (`send`, `connect`, ...) and the "
            "daemon thread (relays, answers) write to the same sockets and the waterfall set "
            "without a lock. Overlapping them corrupts TLS records (the peer sees 'bad record "
