@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "p2p/limits.hpp"
 #include "p2p/message.hpp"
 #include "p2p/protocol.hpp"
 #include "p2p/wire/compression.hpp"
@@ -19,33 +20,6 @@ class io_context;
 }
 
 namespace p2p {
-
-/// The protocol engine's bounds (design principle 3). Defaults and reasons are those of the
-/// engine; a test checks that they stay equal.
-struct MeshLimits {
-  /// Largest frame accepted (compressed size). A frame above it closes the link.
-  std::size_t max_frame_bytes = 4u << 20;
-  /// Largest message body after decompression (a decompression bomb costs at most this).
-  std::size_t max_body_bytes = 4u << 20;
-  /// Deepest msgpack nesting accepted in a message.
-  std::size_t max_depth = 32;
-  /// Open connections of all kinds.
-  std::size_t max_connections = 128;
-  /// Connections still waiting for their handshake.
-  std::size_t max_awaiting = 32;
-  /// Time a connection may take to deliver its handshake (TLS handshake included).
-  std::chrono::milliseconds handshake_timeout{10'000};
-  /// Time a partial frame may sit unfinished before the link is closed (slowloris).
-  std::chrono::milliseconds stalled_frame_timeout{60'000};
-  /// Entries of the broadcast de-duplication cache (oldest evicted and counted when full).
-  std::size_t seen_cache_entries = 1u << 20;
-  /// Indirect replies waiting for their `response`.
-  std::size_t max_pending_requests = 1024;
-  /// How long an indirect reply waits for its `response`.
-  std::chrono::milliseconds request_timeout{30'000};
-  /// Addresses remembered for self-healing.
-  std::size_t max_known_peers = 1024;
-};
 
 /// TLS settings, used when the protocol's encryption is "SSL".
 ///

@@ -20,22 +20,6 @@ namespace {
 
 using detail::Access;
 
-core::Limits to_core(const MeshLimits& l) {
-  core::Limits c;
-  c.max_frame_bytes = l.max_frame_bytes;
-  c.max_body_bytes = l.max_body_bytes;
-  c.max_depth = l.max_depth;
-  c.max_connections = l.max_connections;
-  c.max_awaiting = l.max_awaiting;
-  c.handshake_timeout = l.handshake_timeout;
-  c.stalled_frame_timeout = l.stalled_frame_timeout;
-  c.seen_cache_entries = l.seen_cache_entries;
-  c.max_pending_requests = l.max_pending_requests;
-  c.request_timeout = l.request_timeout;
-  c.max_known_peers = l.max_known_peers;
-  return c;
-}
-
 /// The default sink: one line per call on standard error, stamped and tagged with the port
 /// so that several nodes in one process can be told apart.
 LogSink stderr_sink(std::shared_ptr<std::string> tag) {
@@ -185,7 +169,7 @@ void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
   cfg.node.compression = o.compression;
   cfg.node.max_outgoing = o.max_outgoing;
   cfg.node.auto_reconnect = o.auto_reconnect;
-  cfg.node.limits = to_core(o.limits);
+  cfg.node.limits = o.limits;
   cfg.bind_host = o.addr;
   cfg.bind_port = o.port;
   if (o.out_addr) cfg.out_addr = core::Address{o.out_addr->host, o.out_addr->port};

@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 
-#include "core/limits.hpp"
 #include "mesh_test_util.hpp"
 #include "net/lan_address.hpp"
 
@@ -15,22 +14,6 @@ namespace p2p {
 namespace {
 
 using namespace p2p::testing;
-
-TEST(Options, LimitDefaultsAreTheEngines) {
-  const MeshLimits pub;
-  const core::Limits core;
-  EXPECT_EQ(pub.max_frame_bytes, core.max_frame_bytes);
-  EXPECT_EQ(pub.max_body_bytes, core.max_body_bytes);
-  EXPECT_EQ(pub.max_depth, core.max_depth);
-  EXPECT_EQ(pub.max_connections, core.max_connections);
-  EXPECT_EQ(pub.max_awaiting, core.max_awaiting);
-  EXPECT_EQ(pub.handshake_timeout, core.handshake_timeout);
-  EXPECT_EQ(pub.stalled_frame_timeout, core.stalled_frame_timeout);
-  EXPECT_EQ(pub.seen_cache_entries, core.seen_cache_entries);
-  EXPECT_EQ(pub.max_pending_requests, core.max_pending_requests);
-  EXPECT_EQ(pub.request_timeout, core.request_timeout);
-  EXPECT_EQ(pub.max_known_peers, core.max_known_peers);
-}
 
 TEST(Options, SeedConstructor) {
   MeshSocket s("127.0.0.1", 0, Protocol("mesh", "Plaintext"), std::nullopt, 0);

@@ -1,0 +1,42 @@
+// MeshLimits: every bound of the protocol engine, with its default and why that value
+// (design principle 3). The engine (core::Limits) and the public options share this one
+// definition.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace p2p {
+
+struct MeshLimits {
+  /// Largest frame accepted on the wire (compressed size, after the 4-byte header).
+  /// Bitcoin Core caps a message at 4 MB; a 1 MiB packet (the interop suite's largest) plus
+  /// msgpack framing must fit, so 4 MiB.
+  std::size_t max_frame_bytes = 4u << 20;
+  /// Largest body after decompression: a bomb costs at most this much memory per frame.
+  std::size_t max_body_bytes = 4u << 20;
+  /// Deepest msgpack nesting accepted in a body (real messages nest <= 4).
+  std::size_t max_depth = 32;
+  /// Open connections of all kinds. Bitcoin Core's default is 125; a mesh node needs
+  /// max_outgoing plus its incoming share, so the same order of magnitude.
+  std::size_t max_connections = 128;
+  /// Connections that have not completed a handshake yet: a flood of half-open sockets must
+  /// not crowd out real peers.
+  std::size_t max_awaiting = 32;
+  /// Time a connection may take to deliver its handshake.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// Time a partial frame may sit unfinished (slowloris). The references use 60 s.
+  std::chrono::milliseconds stalled_frame_timeout{60'000};
+  /// Entries of the broadcast de-duplication cache. At 1 M broadcasts/s for the 60 s window
+  /// this would need 60 M entries (~4 GiB); 1 M entries (~80 MiB) covers 16 k msg/s
+  /// sustained. When full the oldest entry is evicted and counted.
+  std::size_t seen_cache_entries = 1u << 20;
+  /// Replies waiting for a `response` (indirect reply path).
+  std::size_t max_pending_requests = 1024;
+  /// How long an indirect reply waits for its `response` before it is dropped and counted.
+  std::chrono::milliseconds request_timeout{30'000};
+  /// Addresses remembered from peers lists and past links, for self-healing.
+  std::size_t max_known_peers = 1024;
+};
+
+}  // namespace p2p
