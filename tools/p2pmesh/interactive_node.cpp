@@ -57,17 +57,10 @@ std::pair<std::string, std::string> split_word(const std::string& s) {
 }  // namespace
 
 int run_interactive_node(const NodeArgs& args) {
-  auto options = to_mesh_options(args);
-  if (!options) {
-    std::fprintf(stderr, "p2pmesh: %s\n", options.error().message.c_str());
-    return 2;
-  }
-  std::unique_ptr<MeshSocket> sock;
-  try {
-    sock = std::make_unique<MeshSocket>(std::move(options).value());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "p2pmesh: %s\n", e.what());
-    return 1;
+  auto [sock, exit_code, error] = open_node_socket(args);
+  if (!sock) {
+    std::fprintf(stderr, "p2pmesh: %s\n", error.c_str());
+    return exit_code;
   }
   Console con;
   MessageLog log;

@@ -251,19 +251,11 @@ class JsonNode {
 
 int run_json_node(const NodeArgs& args) {
   Out out;
-  auto options = to_mesh_options(args);
-  if (!options) {
-    out.line({{"event", "error"}, {"error", options.error().message}});
-    std::fprintf(stderr, "p2pmesh: %s\n", options.error().message.c_str());
-    return 2;
-  }
-  std::unique_ptr<MeshSocket> sock;
-  try {
-    sock = std::make_unique<MeshSocket>(std::move(options).value());
-  } catch (const std::exception& e) {
-    out.line({{"event", "error"}, {"error", e.what()}});
-    std::fprintf(stderr, "p2pmesh: %s\n", e.what());
-    return 1;
+  auto [sock, exit_code, error] = open_node_socket(args);
+  if (!sock) {
+    out.line({{"event", "error"}, {"error", error}});
+    std::fprintf(stderr, "p2pmesh: %s\n", error.c_str());
+    return exit_code;
   }
   MessageLog log;
   JsonNode node(*sock, log, out);

@@ -70,4 +70,14 @@ Result<MeshOptions> to_mesh_options(const NodeArgs& args) {
   return o;
 }
 
+OpenedSocket open_node_socket(const NodeArgs& args) {
+  auto options = to_mesh_options(args);
+  if (!options) return OpenedSocket{nullptr, 2, options.error().message};
+  try {
+    return OpenedSocket{std::make_unique<MeshSocket>(std::move(options).value()), 0, {}};
+  } catch (const std::exception& e) {
+    return OpenedSocket{nullptr, 1, e.what()};
+  }
+}
+
 }  // namespace p2p::cli

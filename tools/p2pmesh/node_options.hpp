@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "p2p/error.hpp"
+#include "p2p/mesh_socket.hpp"
 #include "p2p/options.hpp"
 
 namespace p2p::cli {
@@ -30,5 +32,14 @@ Result<Endpoint> parse_endpoint(const std::string& text);
 Result<std::vector<wire::Compression>> parse_compression(const std::string& text);
 /// Every argument checked; the first problem is returned as one sentence.
 Result<MeshOptions> to_mesh_options(const NodeArgs& args);
+
+/// A node's socket, or why there is none: exit code 2 for bad arguments, 1 when the socket
+/// cannot be opened (port in use, unresolvable address), with the one-line reason.
+struct OpenedSocket {
+  std::unique_ptr<MeshSocket> sock;
+  int exit_code = 0;
+  std::string error;
+};
+OpenedSocket open_node_socket(const NodeArgs& args);
 
 }  // namespace p2p::cli
