@@ -70,6 +70,13 @@ struct Access {
     out.owner_ = std::move(owner);
     return out;
   }
+  /// Undoes message(): the packets and sender go back to the engine's message, for the
+  /// next handler or for recv(); the user may have changed the packets, as in py2p where
+  /// every handler sees the same object.
+  static void give_back(Message&& from, core::Message& to) {
+    to.packets = std::move(from.packets_);
+    to.sender = std::move(from.sender_);
+  }
   /// The fields node.reply() reads (the packets are not needed).
   static core::Message reply_target(const Message& m) {
     core::Message out;

@@ -2,6 +2,7 @@
 #include "p2p/mesh_socket.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <ctime>
@@ -133,6 +134,7 @@ struct MeshSocket::Impl {
   std::condition_variable q_cv;
   std::deque<Message> queue;
   std::size_t max_queue = 65536;
+  std::size_t max_body = 0;  ///< limits.max_body_bytes, for encoding on callers' threads
   std::uint64_t recv_dropped = 0;
   bool queue_closed = false;
 
@@ -144,6 +146,10 @@ struct MeshSocket::Impl {
   };
   std::mutex l_mu;
   std::vector<ListenerEntry> listeners;
+  /// How many listeners wait for "message": deliver() skips fire() (and the sender copy it
+  /// needs) when none does. Written under l_mu, read without it: a listener added while a
+  /// message is being delivered may miss that one message, as if added just after it.
+  std::atomic<std::size_t> message_listeners{0};
   bool listeners_closed = false;  ///< under l_mu
 
   std::mutex close_mu;
@@ -160,6 +166,7 @@ struct MeshSocket::Impl {
 void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
   self = owner;
   max_queue = std::max<std::size_t>(1, o.max_recv_queue);
+  max_body = o.limits.max_body_bytes;
 
   auto tag = std::make_shared<std::string>();
   LogSink sink = o.log ? std::move(o.log) : stderr_sink(tag);
@@ -220,7 +227,8 @@ void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
 
 void MeshSocket::Impl::deliver(core::Message&& m) {
   Message msg = Access::message(std::move(m), handle);
-  std::string sender = msg.sender();
+  const bool heard = message_listeners.load(std::memory_order_relaxed) > 0;
+  std::string sender = heard ? msg.sender() : std::string();
   {
     std::lock_guard<std::mutex> lock(q_mu);
     if (queue.size() >= max_queue) {
@@ -231,7 +239,7 @@ void MeshSocket::Impl::deliver(core::Message&& m) {
     queue.push_back(std::move(msg));
   }
   q_cv.notify_one();
-  fire(Event::message, sender, {});
+  if (heard) fire(Event::message, sender, {});
 }
 
 void MeshSocket::Impl::on_event(const core::EventCmd& e) {
@@ -259,6 +267,7 @@ void MeshSocket::Impl::fire(Event event, const std::string& peer, const std::str
         continue;
       }
       due.push_back(it->fn);
+      if (it->once && it->event == Event::message) --message_listeners;
       it = it->once ? listeners.erase(it) : std::next(it);
     }
   }
@@ -268,8 +277,9 @@ void MeshSocket::Impl::fire(Event event, const std::string& peer, const std::str
   std::shared_ptr<net::Runtime> runtime = rt;
   MeshSocket* sock = self;
   const EventInfo info{event, peer, detail};
-  runtime->log(5, "event " + std::string(event_name(event)) +
-                      (peer.empty() ? "" : " " + peer.substr(0, 12)));
+  if (runtime->logs(5))
+    runtime->log(5, "event " + std::string(event_name(event)) +
+                        (peer.empty() ? "" : " " + peer.substr(0, 12)));
   for (auto& fn : due) {
     if (runtime->closed()) return;
     try {
@@ -290,13 +300,20 @@ core::Handler MeshSocket::Impl::wrap(Handler fn) {
   // The node owns the wrapper and the runtime owns the node, so a raw runtime pointer is
   // valid whenever the wrapper runs.
   return [runtime = rt.get(), owner = handle, fn = std::move(fn)](
-             const core::Message& m, const core::LinkView& link) -> bool {
+             core::Message& m, const core::LinkView& link) -> bool {
     if (runtime->closed()) return true;
-    core::Message copy = m;
-    Message msg = Access::message(std::move(copy), owner);
+    // The message's packets are lent to the user's Message and given back afterwards (also
+    // when the handler throws), for the next handler or for recv(): no copy per handler.
+    Message msg = Access::message(std::move(m), owner);
+    struct GiveBack {
+      Message& from;
+      core::Message& to;
+      ~GiveBack() { Access::give_back(std::move(from), to); }
+    } give_back{msg, m};
     Connection conn = Access::connection(link, *runtime, owner);
-    runtime->log(
-        5, "handler: message " + msg.id().substr(0, 16) + " from " + msg.sender().substr(0, 12));
+    if (runtime->logs(5))
+      runtime->log(
+          5, "handler: message " + msg.id().substr(0, 16) + " from " + msg.sender().substr(0, 12));
     try {
       return fn(msg, conn);
     } catch (const std::exception& ex) {
@@ -336,6 +353,7 @@ void MeshSocket::Impl::shutdown(bool from_destructor) {
   {
     std::lock_guard<std::mutex> ll(l_mu);
     listeners.clear();
+    message_listeners = 0;
     listeners_closed = true;
   }
   if (owned_ioc) {
@@ -405,10 +423,20 @@ Status MeshSocket::connect(const std::string& host, std::uint16_t port, std::str
 Status MeshSocket::send(Array packets, std::uint8_t flag, std::uint8_t type) {
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be flags::broadcast or flags::whisper"};
-  return detail::run_command(
-      *impl_->rt, "send", [packets = std::move(packets), flag, type](core::Node& n, core::Time t) {
-        return n.send(packets, flag, type, t);
-      });
+  // Encoding and hashing happen here, on the caller's thread: the io thread, which every
+  // peer's traffic shares, only de-duplicates and queues the frame.
+  auto prepared = core::prepare_message(impl_->rt->id(), packets, flag, type, net::utc_seconds(),
+                                        impl_->max_body);
+  if (!prepared) return prepared.error();
+  if (impl_->rt->on_strand()) {
+    // From a handler: the node's answer is known at once.
+    return detail::run_command(*impl_->rt, "send",
+                               [m = std::move(*prepared)](core::Node& n, core::Time t) mutable {
+                                 return n.send_prepared(std::move(m), t);
+                               });
+  }
+  if (!impl_->rt->submit_send(std::move(*prepared))) return detail::closed_error();
+  return {};
 }
 
 std::optional<Message> MeshSocket::recv() {
@@ -459,6 +487,7 @@ void MeshSocket::add_listener(Event event, Listener fn, bool once) {
   std::lock_guard<std::mutex> lock(impl_->l_mu);
   if (impl_->listeners_closed) return;
   impl_->listeners.push_back(Impl::ListenerEntry{event, std::move(fn), once});
+  if (event == Event::message) ++impl_->message_listeners;
 }
 
 std::map<std::string, Connection> MeshSocket::routing_table() const {

@@ -56,12 +56,20 @@ SharedFrame FrameSet::get(std::optional<wire::Compression> method) {
 // ---- Impl helpers -----------------------------------------------------------------------------
 
 Node::Impl::Impl(NodeConfig cfg)
-    : config(std::move(cfg)), rng(config.seed), seen(config.limits.seen_cache_entries) {
+    : config(std::move(cfg)),
+      rng(config.seed),
+      seen(config.limits.seen_cache_entries, config.seed) {
   id = wire::node_id(py_addr_text(config.out_addr), config.protocol.id(), config.id_salt);
 }
 
 void Node::Impl::log(int level, const std::string& text) const {
   if (config.log && level <= config.log_level) config.log(level, text);
+}
+
+// Never inlined: inlined into dial(), GCC 12 reports a false maybe-uninitialized inside
+// std::variant's move constructor.
+[[gnu::noinline]] void Node::Impl::emit(Command&& cmd) {
+  outbox.emplace_back(std::move(cmd));
 }
 
 Conn* Node::Impl::find(ConnId c) {
@@ -96,6 +104,7 @@ void Node::Impl::send_frame(Conn& c, SharedFrame frame) {
   if (!frame || c.closing || c.dialing) return;
   ++counters.frames_out;
   counters.bytes_out += frame->size();
+  outbox_frame_bytes += frame->size();
   emit(SendCmd{c.id, std::move(frame)});
 }
 
@@ -365,38 +374,64 @@ void Node::tick(Time now) {
 
 // ---- Node: user commands ------------------------------------------------------------------------
 
-Result<Node::Impl::UserMessage> Node::Impl::make_user_message(const Array& packets,
-                                                              std::uint8_t flag, std::uint8_t type,
-                                                              Time now) {
+Result<PreparedMessage> prepare_message(const PeerId& sender, const Array& packets,
+                                        std::uint8_t flag, std::uint8_t type, std::uint64_t time,
+                                        std::size_t max_body) {
+  static_assert(PreparedMessage::raw_overhead == wire::raw_frame_overhead);
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be broadcast (0) or whisper (2)"};
-  Array payload;
-  payload.reserve(packets.size() + 1);
-  payload.emplace_back(type);
-  payload.insert(payload.end(), packets.begin(), packets.end());
-  UserMessage m;
+  // Encoded once, straight into the uncompressed frame every raw link shares; the body the
+  // other methods compress is a view into it.
+  Bytes frame = wire::encode_body(flag, sender, time, type, packets, wire::raw_frame_overhead);
+  const std::size_t body_size = frame.size() - wire::raw_frame_overhead;
+  if (body_size > max_body)
+    return Error{Errc::too_large,
+                 "message of " + std::to_string(body_size) + " bytes exceeds max_body_bytes"};
+  auto sealed = wire::seal_raw_frame(frame);
+  if (!sealed) return sealed.error();
+  PreparedMessage m;
+  m.id = *sealed;
+  m.flag = flag;
+  m.time = time;
+  m.raw = std::make_shared<const Bytes>(std::move(frame));
+  return m;
+}
+
+Status Node::Impl::admit_broadcast(UserMessage& m) {
   // A broadcast's id is the hash of its body, time included, and receivers drop a repeated
   // (id, time). Two identical broadcasts in one second would therefore be one message and
   // the second silently lost everywhere (as in py2p and js2p). So a repeat is stamped with
   // the next second not yet used for that payload: a distinct message, one second early.
-  for (std::uint64_t time = now.utc;; ++time) {
-    m.body = std::make_shared<const Bytes>(wire::encode_body(flag, id, time, payload));
-    if (m.body->size() > config.limits.max_body_bytes)
-      return Error{Errc::too_large, "message of " + std::to_string(m.body->size()) +
-                                        " bytes exceeds max_body_bytes"};
-    m.id = wire::sha256(*m.body);
-    if (flag != flags::broadcast) break;
-    if (seen.insert(m.id, time)) {  // our own echo must be dropped
-      ++counters.broadcasts_sent;
-      break;
-    }
+  while (!seen.insert(m.id, m.time)) {
+    auto body = wire::decode_body(m.body());
+    if (!body || body->payload.empty() || !body->payload[0].is_int())
+      return Error{Errc::malformed, "restamping a broadcast: cannot decode our own body"};
+    const auto type = static_cast<std::uint8_t>(body->payload[0].as_uint());
+    const std::span<const Value> packets(body->payload.data() + 1, body->payload.size() - 1);
+    auto again = prepare_message(id, Array(packets.begin(), packets.end()), m.flag, type,
+                                 m.time + 1, config.limits.max_body_bytes);
+    if (!again) return again.error();
+    m = std::move(*again);
+  }
+  ++counters.broadcasts_sent;
+  return {};
+}
+
+Result<Node::Impl::UserMessage> Node::Impl::make_user_message(const Array& packets,
+                                                              std::uint8_t flag, std::uint8_t type,
+                                                              Time now) {
+  auto m = prepare_message(id, packets, flag, type, now.utc, config.limits.max_body_bytes);
+  if (!m) return m.error();
+  if (flag == flags::broadcast) {
+    Status admitted = admit_broadcast(*m);
+    if (!admitted) return admitted.error();
   }
   return m;
 }
 
 void Node::Impl::send_user_message(Conn& c, const UserMessage& m, FrameSet& frames) {
   send_frame(c, frames.get(c.info.compression));
-  c.last_body = m.body;
+  c.last_frame = m.raw;
   c.last_id = m.id;
   c.last_resent = false;
 }
@@ -406,9 +441,24 @@ Status Node::send(const Array& packets, std::uint8_t flag, std::uint8_t type, Ti
   s.last_now = now;
   auto m = s.make_user_message(packets, flag, type, now);
   if (!m) return m.error();
-  FrameSet frames(*m->body, m->id);
+  FrameSet frames(m->body(), m->id);
+  frames.set_raw(m->raw);
   for (const auto& [pid, cid] : s.routing)
     if (Conn* c = s.find(cid)) s.send_user_message(*c, *m, frames);
+  return {};
+}
+
+Status Node::send_prepared(PreparedMessage message, Time now) {
+  Impl& s = *impl_;
+  s.last_now = now;
+  if (message.flag == flags::broadcast) {
+    Status admitted = s.admit_broadcast(message);
+    if (!admitted) return admitted;
+  }
+  FrameSet frames(message.body(), message.id);
+  frames.set_raw(message.raw);
+  for (const auto& [pid, cid] : s.routing)
+    if (Conn* c = s.find(cid)) s.send_user_message(*c, message, frames);
   return {};
 }
 
@@ -421,7 +471,8 @@ Status Node::send_to(ConnId conn, const Array& packets, std::uint8_t flag, std::
     return Error{Errc::closed, "no established connection " + std::to_string(conn)};
   auto m = s.make_user_message(packets, flag, type, now);
   if (!m) return m.error();
-  FrameSet frames(*m->body, m->id);
+  FrameSet frames(m->body(), m->id);
+  frames.set_raw(m->raw);
   s.send_user_message(*c, *m, frames);
   return {};
 }
@@ -478,8 +529,16 @@ void Node::register_handler(Handler handler) {
 
 std::vector<Command> Node::take_outbox() {
   std::vector<Command> out;
-  out.swap(impl_->outbox);
+  take_outbox(out);
   return out;
+}
+void Node::take_outbox(std::vector<Command>& into) {
+  into.clear();
+  into.swap(impl_->outbox);
+  impl_->outbox_frame_bytes = 0;
+}
+std::size_t Node::outbox_frame_bytes() const noexcept {
+  return impl_->outbox_frame_bytes;
 }
 bool Node::outbox_empty() const noexcept {
   return impl_->outbox.empty();

@@ -131,7 +131,27 @@ struct LinkView {
   const PeerInfo* peer = nullptr;  ///< null if the link has no completed handshake
 };
 
-using Handler = std::function<bool(const Message&, const LinkView&)>;
+/// Handlers get the message mutably so that the API layer can lend its packets to the
+/// user's handler (and take them back for the next one) instead of copying them.
+using Handler = std::function<bool(Message&, const LinkView&)>;
+
+/// A user message already encoded into its uncompressed frame, as a node with id `sender`
+/// sends it. Building one is pure (no node state), so a MeshSocket encodes and hashes on
+/// the caller's thread and the node's thread only de-duplicates and fans out.
+struct PreparedMessage {
+  SharedFrame raw;  ///< the whole uncompressed frame: length, checksum, body
+  wire::Digest256 id{};
+  std::uint8_t flag = 0;  ///< broadcast or whisper
+  std::uint64_t time = 0;
+  ByteView body() const noexcept { return ByteView(*raw).subspan(raw_overhead); }
+  static constexpr std::size_t raw_overhead = 36;  ///< wire::raw_frame_overhead
+};
+
+/// Encodes [flag, sender, time, type, packets...] (flag: broadcast or whisper) and hashes
+/// it. Errc::too_large beyond `max_body` bytes.
+Result<PreparedMessage> prepare_message(const PeerId& sender, const Array& packets,
+                                        std::uint8_t flag, std::uint8_t type, std::uint64_t time,
+                                        std::size_t max_body);
 
 class Node {
  public:
@@ -158,6 +178,10 @@ class Node {
   /// Sends payload `packets` as [flag, id, time, type, packets...] to every peer.
   /// flag: broadcast (relayed) or whisper (direct peers only).
   Status send(const Array& packets, std::uint8_t flag, std::uint8_t type, Time now);
+  /// send() for a message prepare_message() built with this node's id and the limits'
+  /// max_body_bytes. A broadcast whose (id, time) was already used is restamped with the
+  /// next free second, as send() does.
+  Status send_prepared(PreparedMessage message, Time now);
   /// Sends [flag, id, time, type, packets...] on one established link only.
   Status send_to(ConnId conn, const Array& packets, std::uint8_t flag, std::uint8_t type, Time now);
   /// Dials `addr`, expecting `id` when given. Refused (error) for our own address or id, and
@@ -176,7 +200,12 @@ class Node {
   // ---- outputs ----
   /// Moves every pending command out (in the order produced).
   std::vector<Command> take_outbox();
+  /// Moves the outbox into `into` (which must be empty) and leaves `into`'s old buffer as
+  /// the new outbox: a runtime that passes the same vector back each time allocates nothing.
+  void take_outbox(std::vector<Command>& into);
   bool outbox_empty() const noexcept;
+  /// Bytes of the frames waiting in the outbox (SendCmd), for callers that pace themselves.
+  std::size_t outbox_frame_bytes() const noexcept;
 
   // ---- views ----
   const PeerId& id() const noexcept;

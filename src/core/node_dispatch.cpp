@@ -154,13 +154,16 @@ void Node::Impl::handle_message(Conn& c, wire::Body& body, const wire::OpenedFra
   if (sub == flags::request) return handle_request(c, body, now);
   if (sub == flags::response) return handle_response(c, body, now);
 
-  Message msg{body.msg_type, body.sender, body.sender_is_bin, body.time, std::move(body.payload),
-              opened.id,     c.id};
+  Message msg{body.msg_type, std::move(body.sender),  body.sender_is_bin,
+              body.time,     std::move(body.payload), opened.id,
+              c.id};
   const ConnId cid = c.id;
-  // Handlers may register handlers, send, or close links: iterate over a snapshot and
-  // re-find the connection for each call.
-  const auto chain = handlers;
-  for (const auto& h : chain) {
+  // Handlers may register handlers, send, or close links. Registration only appends, so
+  // the chain as it was when the message arrived is its first `count` entries; each call
+  // holds its handler alive and re-finds the connection.
+  const std::size_t count = handlers.size();
+  for (std::size_t i = 0; i < count && i < handlers.size(); ++i) {
+    const std::shared_ptr<Handler> h = handlers[i];
     Conn* live = find(cid);
     LinkView view{cid, live && live->handshaked ? &live->info : nullptr};
     if ((*h)(msg, view)) {
@@ -203,9 +206,10 @@ void Node::Impl::handle_renegotiate(Conn& c, const wire::Body& body, Time now) {
     // Resend the last user-level message once, with the link's current compression. Only
     // once per message: py2p asks for a resend whenever handling *any* message fails, and
     // answering every ask could ping-pong forever.
-    if (c.last_body && !c.last_resent) {
+    if (c.last_frame && !c.last_resent) {
       c.last_resent = true;
-      FrameSet frames(*c.last_body, c.last_id);
+      FrameSet frames(ByteView(*c.last_frame).subspan(wire::raw_frame_overhead), c.last_id);
+      frames.set_raw(c.last_frame);
       send_frame(c, frames.get(c.info.compression));
     }
     return;

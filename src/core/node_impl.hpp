@@ -43,7 +43,8 @@ struct Conn {
   std::chrono::nanoseconds opened_at{0};
   std::chrono::nanoseconds last_bytes_at{0};
   /// The last user-level frame body we sent on this link, for `renegotiate/resend`.
-  std::shared_ptr<const Bytes> last_body;
+  /// The last user message sent here, as its uncompressed frame (for a resend).
+  SharedFrame last_frame;
   wire::Digest256 last_id{};
   bool last_resent = false;
   std::vector<QueuedWhisper> after_handshake;
@@ -77,6 +78,8 @@ class FrameSet {
     has_in_ = true;
   }
   SharedFrame get(std::optional<wire::Compression> method);
+  /// Hands in the message's uncompressed frame, already built (see make_user_message).
+  void set_raw(SharedFrame frame) { cache_[slot(std::nullopt)] = std::move(frame); }
 
  private:
   static std::size_t slot(std::optional<wire::Compression> m);
@@ -104,15 +107,13 @@ struct Node::Impl {
   std::map<PeerId, KnownPeer> known;
   std::vector<std::shared_ptr<Handler>> handlers;
   std::vector<Command> outbox;
+  std::size_t outbox_frame_bytes = 0;  ///< of the SendCmds in outbox
   std::chrono::nanoseconds last_peer_refresh{0};
   std::uint64_t request_counter = 0;
   Time last_now;
 
-  /// A user-level message encoded once: the body every link shares, and its id.
-  struct UserMessage {
-    std::shared_ptr<const Bytes> body;
-    wire::Digest256 id{};
-  };
+  /// A user-level message encoded once: the frame every raw link shares, and its id.
+  using UserMessage = PreparedMessage;
 
   // ---- helpers (node.cpp) ----
   /// Encodes [flag, id, now, type, packets...], checks its size, and records a broadcast in
@@ -121,6 +122,9 @@ struct Node::Impl {
                                         Time now);
   /// Sends it on `c` and remembers it as the link's last message (for `resend`).
   void send_user_message(Conn& c, const UserMessage& m, FrameSet& frames);
+  /// Records a broadcast of ours in the seen cache (so its echo is dropped), restamping it
+  /// with the next free second while its (id, time) is taken.
+  Status admit_broadcast(UserMessage& m);
   /// Records the methods a peer advertised and derives how we write to it and read from it.
   /// Returns the ones p2pmesh implements, in the peer's order.
   std::vector<wire::Compression> set_peer_methods(Conn& c, std::vector<std::uint8_t> advertised);
@@ -128,7 +132,7 @@ struct Node::Impl {
   Conn* find(ConnId c);
   std::size_t outgoing_count() const;
   std::size_t awaiting_count() const;
-  void emit(Command cmd) { outbox.push_back(std::move(cmd)); }
+  void emit(Command&& cmd);
   void event(EventKind kind, ConnId conn, PeerId peer, std::string detail);
   void send_frame(Conn& c, SharedFrame frame);
   /// Encodes [flag, id, now, payload...] and sends it on `c` with c's compression (or

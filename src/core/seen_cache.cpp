@@ -4,29 +4,99 @@
 
 namespace p2p::core {
 
+namespace {
+
+constexpr std::size_t initial_slots = 1024;
+
+/// The murmur3 finaliser: every input bit reaches every output bit.
+std::uint64_t mix(std::uint64_t x) noexcept {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+}  // namespace
+
+SeenCache::SeenCache(std::size_t capacity, std::uint64_t seed)
+    : capacity_(capacity == 0 ? 1 : capacity),
+      seed_(mix(seed ^ 0x9E3779B97F4A7C15ull)),
+      slots_(initial_slots),
+      mask_(initial_slots - 1) {}
+
 SeenCache::Key SeenCache::key_of(const wire::Digest256& id, std::uint64_t time) noexcept {
   Key k{};
   std::memcpy(&k.a, id.data(), 8);
   std::memcpy(&k.b, id.data() + 8, 8);
   k.time = time;
+  // The all-zero key marks an empty slot; a real id with 128 zero bits at time 0 (never
+  // seen in practice, and rejected by age anyway) is folded onto a neighbour.
+  if (empty(k)) k.b = 1;
   return k;
+}
+
+std::size_t SeenCache::home(const Key& k) const noexcept {
+  return static_cast<std::size_t>(mix(k.a ^ seed_ ^ mix(k.b + k.time))) & mask_;
+}
+
+std::size_t SeenCache::probe(const Key& k) const noexcept {
+  std::size_t i = home(k);
+  while (!empty(slots_[i]) && !(slots_[i] == k)) i = (i + 1) & mask_;
+  return i;
 }
 
 bool SeenCache::insert(const wire::Digest256& id, std::uint64_t time) {
   const Key k = key_of(id, time);
-  if (set_.contains(k)) return false;
-  while (set_.size() >= capacity_ && !order_.empty()) {
-    set_.erase(order_.front());
-    order_.pop_front();
-    ++evicted_;
+  std::size_t i = probe(k);
+  if (!empty(slots_[i])) return false;
+  if (size_ >= capacity_) {
+    while (size_ >= capacity_ && !order_.empty()) {
+      erase(order_.front());
+      order_.pop_front();
+      ++evicted_;
+    }
+    i = probe(k);  // erasing shifted entries
   }
-  set_.insert(k);
+  if ((size_ + 1) * 2 > slots_.size()) {
+    grow();
+    i = probe(k);
+  }
+  slots_[i] = k;
+  ++size_;
   order_.push_back(k);
   return true;
 }
 
 bool SeenCache::contains(const wire::Digest256& id, std::uint64_t time) const {
-  return set_.contains(key_of(id, time));
+  return !empty(slots_[probe(key_of(id, time))]);
+}
+
+void SeenCache::erase(const Key& k) noexcept {
+  std::size_t i = probe(k);
+  if (empty(slots_[i])) return;
+  // Backward-shift deletion: pull later members of the probe run into the hole, so that
+  // lookups never need tombstones and the table never degrades.
+  for (std::size_t j = (i + 1) & mask_; !empty(slots_[j]); j = (j + 1) & mask_) {
+    const std::size_t h = home(slots_[j]);
+    // slots_[j] may move to i when its home is not in the cyclic range (i, j].
+    const bool home_in_range = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+    if (!home_in_range) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = Key{0, 0, 0};
+  --size_;
+}
+
+void SeenCache::grow() {
+  std::vector<Key> old(slots_.size() * 2);
+  old.swap(slots_);
+  mask_ = slots_.size() - 1;
+  for (const Key& k : old)
+    if (!empty(k)) slots_[probe(k)] = k;
 }
 
 void SeenCache::expire(std::uint64_t now_utc) {
@@ -34,7 +104,7 @@ void SeenCache::expire(std::uint64_t now_utc) {
   // until that time has aged out, and holds back the ones behind it: harmless, since the
   // capacity bound still holds.
   while (!order_.empty() && order_.front().time + window_seconds < now_utc) {
-    set_.erase(order_.front());
+    erase(order_.front());
     order_.pop_front();
   }
 }

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <unordered_set>
+#include <vector>
 
 #include "p2p/wire/ids.hpp"
 
@@ -16,7 +16,10 @@ class SeenCache {
   /// Broadcasts older than this many seconds are dropped by age, so their entries can go.
   static constexpr std::uint64_t window_seconds = 60;
 
-  explicit SeenCache(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+  /// `seed` keys the table's hash: ids are SHA-256 outputs, but a peer can grind ids whose
+  /// low bits collide (2^20 hashes buy 20 equal bits) and turn every lookup into a long
+  /// probe. A per-node secret it cannot see makes such a grind useless.
+  explicit SeenCache(std::size_t capacity, std::uint64_t seed = 0);
 
   /// Records (id, time); false when it was already present. When the cache is full the
   /// oldest entry is evicted (and counted) to make room: memory stays bounded whatever the
@@ -28,7 +31,7 @@ class SeenCache {
   /// by age before the cache is consulted.
   void expire(std::uint64_t now_utc);
 
-  std::size_t size() const noexcept { return set_.size(); }
+  std::size_t size() const noexcept { return size_; }
   std::uint64_t evicted() const noexcept { return evicted_; }
   void reset_evicted() noexcept { evicted_ = 0; }
 
@@ -39,15 +42,23 @@ class SeenCache {
     std::uint64_t a, b, time;
     friend bool operator==(const Key&, const Key&) = default;
   };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const noexcept {
-      return k.a ^ (k.time * 0x9E3779B97F4A7C15ull);
-    }
-  };
   static Key key_of(const wire::Digest256& id, std::uint64_t time) noexcept;
+  static bool empty(const Key& k) noexcept { return k.a == 0 && k.b == 0 && k.time == 0; }
+  std::size_t home(const Key& k) const noexcept;
+  /// The slot holding `k`, or the empty slot where it would go.
+  std::size_t probe(const Key& k) const noexcept;
+  void erase(const Key& k) noexcept;
+  void grow();
 
+  // An open-addressing table (linear probing, at most half full) rather than a node-based
+  // set: a lookup is one or two cache lines instead of a pointer chase, and an insert
+  // allocates nothing. It starts small (an idle node pays ~24 KiB) and doubles as needed,
+  // up to twice the capacity's slots.
   std::size_t capacity_;
-  std::unordered_set<Key, KeyHash> set_;
+  std::uint64_t seed_;
+  std::vector<Key> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
   std::deque<Key> order_;  // insertion order, for expiry and eviction
   std::uint64_t evicted_ = 0;
 };

@@ -25,7 +25,10 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 constexpr auto linger_timeout = std::chrono::seconds(2);
 /// Commands from other threads run in batches of this many per strand turn, so that write
 /// completions and reads interleave with a burst of user sends.
-constexpr std::size_t inbox_batch = 64;
+constexpr std::size_t inbox_batch = 256;
+/// Frames queued by commands of one batch before they are handed to the links (pacing
+/// granularity: a batch overshoots a link's high-water mark by at most this much).
+constexpr std::size_t inbox_pump_bytes = 64u << 10;
 /// Kept for status(): enough to see a pattern, small enough to copy into every snapshot.
 constexpr std::size_t max_recent_errors = 32;
 
@@ -198,12 +201,26 @@ bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
     fn(*node_, now());
     return true;
   }
+  return enqueue(std::move(fn));
+}
+
+bool Runtime::submit_send(core::PreparedMessage message) {
+  if (on_strand()) {
+    if (closed_) return false;
+    InboxItem item(std::move(message));
+    run_inbox_item(item, now());
+    return true;
+  }
+  return enqueue(std::move(message));
+}
+
+bool Runtime::enqueue(InboxItem item) {
   std::unique_lock<std::mutex> lock(inbox_mu_);
   if (inbox_.size() >= cfg_.max_pending_commands && !on_io_thread())
     inbox_room_.wait(lock,
                      [&] { return !accepting_ || inbox_.size() < cfg_.max_pending_commands; });
   if (!accepting_) return false;
-  inbox_.push_back(std::move(fn));
+  inbox_.push_back(std::move(item));
   if (!drain_posted_ && !paused_) {
     drain_posted_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
@@ -211,21 +228,38 @@ bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
   return true;
 }
 
+void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
+  if (auto* fn = std::get_if<1>(&item)) {
+    (*fn)(*node_, t);
+    return;
+  }
+  Status sent = node_->send_prepared(std::move(std::get<0>(item)), t);
+  if (!sent) {
+    ++rt_counters_.commands_refused;
+    record_error("send refused: " + sent.error().to_string());
+  }
+}
+
 void Runtime::drain_inbox() {
   item([&] {
-    // One command at a time, so that pacing stops the batch as soon as a peer's write
-    // queue passes its high-water mark.
+    // Commands run one at a time, and their output is executed (pumped) every
+    // `inbox_pump_bytes` of frames or `inbox_batch` commands: pacing then stops the batch
+    // soon after a peer's write queue passes its high-water mark, while a burst of small
+    // sends still becomes one snapshot and one gathered write per group.
+    // One clock read per batch: the batch lasts microseconds, and the node's clock only
+    // times handshakes, stalls and expiry.
+    const core::Time t = now();
     for (std::size_t i = 0; i < inbox_batch && !closed_ && backlogged_links_ == 0; ++i) {
-      std::function<void(core::Node&, core::Time)> fn;
+      std::optional<InboxItem> cmd;
       {
         std::lock_guard<std::mutex> lock(inbox_mu_);
         if (inbox_.empty()) break;
         if (inbox_.size() == cfg_.max_pending_commands) inbox_room_.notify_all();
-        fn = std::move(inbox_.front());
+        cmd.emplace(std::move(inbox_.front()));
         inbox_.pop_front();
       }
-      fn(*node_, now());
-      pump();
+      run_inbox_item(*cmd, t);
+      if (node_->outbox_frame_bytes() >= inbox_pump_bytes) pump();
     }
   });
   std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -276,7 +310,8 @@ void Runtime::close_stalled_links() {
 
 void Runtime::pump() {
   while (!closed_ && !node_->outbox_empty()) {
-    auto cmds = node_->take_outbox();
+    std::vector<core::Command> cmds = std::move(commands_);
+    node_->take_outbox(cmds);
     // Whoever learns of these commands' effects (an event, a delivery, or a peer answering
     // what we send) must find the snapshot already showing what caused them.
     for (const auto& c : cmds) {
@@ -285,11 +320,25 @@ void Runtime::pump() {
     }
     publish(structure_dirty_);
     for (auto& c : cmds) {
-      if (closed_) return;
+      if (closed_) break;
       execute(c);
     }
+    cmds.clear();
+    commands_ = std::move(cmds);
+    start_due_writes();
   }
   publish(structure_dirty_);
+}
+
+void Runtime::start_due_writes() {
+  for (const auto& link : writes_due_) {
+    link->write_due = false;
+    if (link->phase == Link::Phase::open && !link->writing && !link->queue.idle()) {
+      link->last_write_progress = std::chrono::steady_clock::now();
+      start_write(link);
+    }
+  }
+  writes_due_.clear();
 }
 
 void Runtime::execute(core::Command& cmd) {
@@ -586,9 +635,10 @@ void Runtime::send_frame(core::ConnId conn, core::SharedFrame frame) {
     return;
   }
   update_backlog(*link);
-  if (link->phase == Link::Phase::open && !link->writing) {
-    link->last_write_progress = std::chrono::steady_clock::now();
-    start_write(link);
+  // The write starts when the pump has executed every command it took (start_due_writes).
+  if (link->phase == Link::Phase::open && !link->writing && !link->write_due) {
+    link->write_due = true;
+    writes_due_.push_back(std::move(link));
   }
 }
 
@@ -696,14 +746,14 @@ void Runtime::begin_flush() {
   item([&] {
     // Everything submitted before close() runs, pacing or not: send() returned ok for it.
     for (;;) {
-      std::function<void(core::Node&, core::Time)> fn;
+      std::optional<InboxItem> cmd;
       {
         std::lock_guard<std::mutex> lock(inbox_mu_);
         if (inbox_.empty()) break;
-        fn = std::move(inbox_.front());
+        cmd.emplace(std::move(inbox_.front()));
         inbox_.pop_front();
       }
-      fn(*node_, now());
+      run_inbox_item(*cmd, now());
       pump();
     }
     flushing_ = true;

@@ -58,9 +58,9 @@ struct RuntimeConfig {
   std::size_t read_chunk = 64u << 10;
   /// Period of node.tick(): handshake and stall timeouts, cache expiry, self-healing.
   std::chrono::milliseconds tick_interval{250};
-  /// Caps of one gathered write (Linux accepts 1024 iovecs per writev; 64 frames or 1 MiB
-  /// already amortise the system call).
-  std::size_t max_batch_buffers = 64;
+  /// Caps of one gathered write (Linux accepts 1024 iovecs per writev; 256 frames or 1 MiB
+  /// amortise the system call even for 64-byte messages).
+  std::size_t max_batch_buffers = 256;
   std::size_t max_batch_bytes = 1u << 20;
   /// Commands from other threads waiting for the io thread. Beyond it, submit() from a
   /// thread that is not an io thread waits: a producer that outruns the io thread is
@@ -132,6 +132,9 @@ class Link {
   /// outgoing ones once on_dial_connected was fed. Decides on_closed vs on_dial_failed.
   bool node_connected = false;
   bool writing = false;
+  /// Frames were queued during the current pump; its write starts when the pump ends, so
+  /// that one burst of commands becomes one gathered write.
+  bool write_due = false;
   /// Above the high-water mark: commands from other threads wait until it drains.
   bool backlogged = false;
   /// When a write last completed, or was started on an idle link (stall detection).
@@ -172,6 +175,10 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// sends go at the pace of its slowest peer instead of getting that peer closed. A peer
   /// that stops reading altogether is closed after write_stall_timeout.
   bool submit(std::function<void(core::Node&, core::Time)> fn);
+  /// submit() of node.send_prepared(message): the common command, queued without a
+  /// std::function (and its allocation). A refusal is counted and recorded like any
+  /// command's.
+  bool submit_send(core::PreparedMessage message);
 
   /// True on the thread currently running this runtime's strand (inside an item).
   bool on_strand() const noexcept { return strand_.running_in_this_thread(); }
@@ -208,6 +215,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
 
   /// Logs through the configured sink.
   void log(int level, const std::string& text) const;
+  /// Whether log(level, ...) would print: hot paths test it before building the text.
+  bool logs(int level) const noexcept { return cfg_.log && level <= cfg_.log_level; }
   /// Records an error for status() and logs it at level 1. Strand only.
   void record_error(std::string what);
   RuntimeCounters& counters() noexcept { return rt_counters_; }  ///< strand only
@@ -237,6 +246,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void on_read(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n);
   void send_frame(core::ConnId conn, core::SharedFrame frame);
   void start_write(const std::shared_ptr<Link>& link);
+  /// Starts the writes send_frame() deferred during a pump.
+  void start_due_writes();
   void on_write(const std::shared_ptr<Link>& link, const std::error_code& ec, std::size_t n);
   /// Backlog accounting for pacing (see submit).
   void update_backlog(Link& link);
@@ -280,6 +291,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::set<std::shared_ptr<Link>> closing_;  ///< flushing before they close
   RuntimeCounters rt_counters_;
   std::size_t backlogged_links_ = 0;
+  std::vector<core::Command> commands_;            ///< reused by pump()
+  std::vector<std::shared_ptr<Link>> writes_due_;  ///< links whose write pump() starts
   bool structure_dirty_ = true;
   std::deque<RecentError> errors_;
 
@@ -289,7 +302,12 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool accepting_ = true;
   bool drain_posted_ = false;
   bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
-  std::deque<std::function<void(core::Node&, core::Time)>> inbox_;
+  /// A command from another thread: an encoded send, or any call on the node.
+  using InboxItem =
+      std::variant<core::PreparedMessage, std::function<void(core::Node&, core::Time)>>;
+  std::deque<InboxItem> inbox_;
+  bool enqueue(InboxItem item);
+  void run_inbox_item(InboxItem& item, core::Time now);
 
   std::atomic<bool> flush_started_{false};  ///< one close() waits for the flush, once
   bool flushing_ = false;                   ///< close() waits for the write queues to drain

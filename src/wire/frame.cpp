@@ -41,12 +41,14 @@ Digest256 leading_digest(ByteView content) noexcept {
 
 Result<Bytes> make_frame(ByteView body, const Digest256& id, std::optional<Compression> method) {
   const ByteView pieces[] = {ByteView(id), body};
-  Bytes frame(frame_header_size);
+  Bytes frame;
   if (!method) {
     frame.reserve(frame_header_size + checksum_size + body.size());
+    frame.resize(frame_header_size);
     frame.insert(frame.end(), id.begin(), id.end());
     frame.insert(frame.end(), body.begin(), body.end());
   } else {
+    frame.resize(frame_header_size);
     Status status = detail::compress_pieces(*method, pieces, frame);
     if (!status) return status.error();
   }
@@ -61,6 +63,21 @@ Result<Bytes> make_frame(ByteView body, const Digest256& id, std::optional<Compr
 
 Result<Bytes> make_frame(ByteView body, std::optional<Compression> method) {
   return make_frame(body, sha256(body), method);
+}
+
+Result<Digest256> seal_raw_frame(Bytes& buffer) {
+  static_assert(raw_frame_overhead == frame_header_size + checksum_size);
+  if (buffer.size() < raw_frame_overhead)
+    return Error{Errc::invalid_argument, "seal_raw_frame: no room for the frame header"};
+  const std::size_t content = buffer.size() - frame_header_size;
+  if (content > max_frame_content) {
+    return Error{Errc::too_large, "frame content of " + std::to_string(content) +
+                                      " bytes does not fit the 32-bit length"};
+  }
+  const Digest256 id = sha256(ByteView(buffer).subspan(raw_frame_overhead));
+  put_u32_be(buffer.data(), static_cast<std::uint32_t>(content));
+  std::copy(id.begin(), id.end(), buffer.begin() + frame_header_size);
+  return id;
 }
 
 Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> try_order,

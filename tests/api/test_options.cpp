@@ -23,6 +23,20 @@ TEST(Options, SeedConstructor) {
   EXPECT_GE(s.id().size(), 60u);
 }
 
+TEST(Options, ASendAboveMaxBodyBytesIsRefusedAtOnce) {
+  MeshOptions o = loopback();
+  o.limits.max_body_bytes = 1000;
+  MeshSocket s(o);
+  // Encoded on the calling thread, so the size is known before anything is queued.
+  const Status big = s.send({Value(Bytes(2000, 7))});
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, Errc::too_large);
+  EXPECT_TRUE(s.send({Value(Bytes(100, 7))}));
+  // Only the message that fit reached the node.
+  EXPECT_TRUE(wait_until([&] { return s.status().counter("broadcasts_sent") == 1; }));
+  EXPECT_EQ(s.status().counter("commands_refused"), 0u);
+}
+
 TEST(Options, WildcardBindAdvertisesTheLanAddress) {
   for (const char* any : {"0.0.0.0", ""}) {
     MeshSocket s(any, 0);

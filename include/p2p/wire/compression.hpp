@@ -24,8 +24,7 @@ enum class Compression : std::uint8_t {
 
 /// Every method p2pmesh implements, in its order of preference (py2p's order).
 inline constexpr std::array<Compression, 5> all_compressions = {
-    Compression::snappy, Compression::zlib, Compression::gzip, Compression::bz2,
-    Compression::lzma};
+    Compression::snappy, Compression::zlib, Compression::gzip, Compression::bz2, Compression::lzma};
 
 /// The method a flag byte names, or nullopt for flags p2pmesh does not implement.
 std::optional<Compression> compression_from_flag(std::uint64_t flag) noexcept;

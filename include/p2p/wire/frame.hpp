@@ -25,6 +25,13 @@ Result<Bytes> make_frame(ByteView body, const Digest256& id,
 /// Convenience: computes the id itself.
 Result<Bytes> make_frame(ByteView body, std::optional<Compression> method = std::nullopt);
 
+/// Bytes before the body in an uncompressed frame: the length header and the checksum.
+inline constexpr std::size_t raw_frame_overhead = 4 + 32;
+/// Turns `buffer` = [raw_frame_overhead spare bytes][body] into the uncompressed frame of
+/// that body in place, and returns the body's sha256 (its id). Errc::too_large when the
+/// content would not fit the 32-bit length.
+Result<Digest256> seal_raw_frame(Bytes& buffer);
+
 struct OpenedFrame {
   Bytes body;                         ///< uncompressed msgpack body (checksum stripped)
   Digest256 id{};                     ///< sha256(body), the message id

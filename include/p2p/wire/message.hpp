@@ -30,4 +30,11 @@ Result<Body> decode_body(ByteView body, const DecodeLimits& limits = {});
 Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
                   std::span<const Value> payload);
 
+/// The same body for a payload [sub_flag, packets...] given in two parts, so the caller's
+/// packets are encoded where they are instead of being copied into one array first. The
+/// body starts after `headroom` bytes left for the caller (a frame header; see
+/// seal_raw_frame), so that a raw frame needs no second buffer.
+Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
+                  std::uint8_t sub_flag, std::span<const Value> packets, std::size_t headroom);
+
 }  // namespace p2p::wire

@@ -1,0 +1,77 @@
+// SeenCache against a reference model: the open-addressing table must agree with std::set
+// through inserts, evictions at capacity, expiry and growth.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "core/seen_cache.hpp"
+
+namespace p2p::core {
+namespace {
+
+wire::Digest256 digest(std::mt19937_64& rng) {
+  wire::Digest256 d{};
+  for (auto& b : d) b = static_cast<std::uint8_t>(rng());
+  return d;
+}
+
+TEST(SeenCache, AgreesWithAModelThroughEvictionExpiryAndGrowth) {
+  constexpr std::size_t capacity = 5000;
+  SeenCache cache(capacity, 42);
+  std::set<std::tuple<wire::Digest256, std::uint64_t>> model;
+  std::deque<std::tuple<wire::Digest256, std::uint64_t>> order;
+  std::vector<std::tuple<wire::Digest256, std::uint64_t>> all;
+  std::mt19937_64 rng(7);
+  std::uint64_t now = 1000, evicted = 0;
+  for (int step = 0; step < 40000; ++step) {
+    if (step % 1000 == 999) {
+      now += 7;
+      cache.expire(now);
+      while (!order.empty() && std::get<1>(order.front()) + SeenCache::window_seconds < now) {
+        model.erase(order.front());
+        order.pop_front();
+      }
+    }
+    // Mostly new ids, sometimes a repeat of an old one (present or long gone).
+    std::tuple<wire::Digest256, std::uint64_t> key;
+    if (!all.empty() && rng() % 4 == 0)
+      key = all[rng() % all.size()];
+    else
+      key = {digest(rng), now - rng() % 3};
+    const bool fresh = !model.contains(key);
+    ASSERT_EQ(cache.insert(std::get<0>(key), std::get<1>(key)), fresh) << "step " << step;
+    if (fresh) {
+      if (model.size() >= capacity) {
+        model.erase(order.front());
+        order.pop_front();
+        ++evicted;
+      }
+      model.insert(key);
+      order.push_back(key);
+      all.push_back(key);
+    }
+    ASSERT_EQ(cache.size(), model.size());
+  }
+  EXPECT_EQ(cache.evicted(), evicted);
+  EXPECT_GT(evicted, 0u);
+  for (const auto& k : all)
+    ASSERT_EQ(cache.contains(std::get<0>(k), std::get<1>(k)), model.contains(k));
+}
+
+TEST(SeenCache, ACapacityOfZeroStillHoldsOne) {
+  SeenCache cache(0);
+  std::mt19937_64 rng(1);
+  const auto a = digest(rng), b = digest(rng);
+  EXPECT_TRUE(cache.insert(a, 1));
+  EXPECT_FALSE(cache.insert(a, 1));
+  EXPECT_TRUE(cache.insert(b, 1));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.evicted(), 1u);
+  EXPECT_TRUE(cache.insert(a, 1));  // forgotten by eviction
+}
+
+}  // namespace
+}  // namespace p2p::core
