@@ -37,6 +37,22 @@ struct MeshLimits {
   std::chrono::milliseconds request_timeout{30'000};
   /// Addresses remembered from peers lists and past links, for self-healing.
   std::size_t max_known_peers = 1024;
+  /// Self-healing redials a known address after this, then twice as long after each failed
+  /// dial, up to reconnect_backoff_max, each wait times a jitter in [0.5, 1.5) so that nodes
+  /// that lost the same peer do not redial it in step. 1 s is a few round trips on any real
+  /// path; the 64 s cap keeps an address that is down for good at about one dial a minute.
+  std::chrono::milliseconds reconnect_backoff_min{1'000};
+  std::chrono::milliseconds reconnect_backoff_max{64'000};
+  /// While short of max_outgoing links, a node asks its neighbours for their peers this often
+  /// (one small `request *` per neighbour).
+  std::chrono::milliseconds peer_request_interval{10'000};
+  /// Extra outgoing links, beyond max_outgoing, kept only for redialling peers whose link
+  /// broke without us closing it (the peer crashed, or a partition cut it). Without them a
+  /// node that refilled max_outgoing links on its side of a partition never dials across
+  /// again, and the two islands stay apart after the partition heals. One extra link per
+  /// node is enough to bridge: every link cut by the partition has a dialler that remembers
+  /// it. 0 turns recovery off.
+  std::size_t recovery_links = 1;
 };
 
 }  // namespace p2p

@@ -219,10 +219,22 @@ Result<ConnId> Node::Impl::dial(const Address& addr, std::optional<PeerId> pid, 
   return cid;
 }
 
+bool Node::Impl::redial(const PeerId& pid, KnownPeer& kp, Time now) {
+  // Exponential backoff with jitter: min, 2 min, 4 min ... capped at max, times [0.5, 1.5).
+  const auto& lim = config.limits;
+  std::chrono::nanoseconds base = lim.reconnect_backoff_min;
+  for (std::uint32_t i = 0; i < kp.failures && base < lim.reconnect_backoff_max; ++i) base *= 2;
+  base = std::min<std::chrono::nanoseconds>(base, lim.reconnect_backoff_max);
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  kp.next_attempt =
+      now.mono + std::chrono::duration_cast<std::chrono::nanoseconds>(base * jitter(rng));
+  return static_cast<bool>(dial(kp.addr, pid, kp.id_is_bin, now, true));
+}
+
 void Node::Impl::self_heal(Time now) {
   if (!config.auto_reconnect) return;
   std::size_t out = outgoing_count();
-  if (out >= config.max_outgoing) return;
+  if (out >= config.max_outgoing) return recover_lost(now);
   // Candidates in a random order, so that many nodes healing at once spread their dials.
   std::vector<std::map<PeerId, KnownPeer>::iterator> candidates;
   for (auto it = known.begin(); it != known.end(); ++it) {
@@ -232,25 +244,32 @@ void Node::Impl::self_heal(Time now) {
   std::shuffle(candidates.begin(), candidates.end(), rng);
   for (auto it : candidates) {
     if (out >= config.max_outgoing) break;
-    KnownPeer& kp = it->second;
-    // Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped at 64 s, times [0.5, 1.5).
-    const auto base = std::chrono::seconds(1LL << std::min<std::uint32_t>(kp.failures, 6));
-    std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    kp.next_attempt =
-        now.mono + std::chrono::duration_cast<std::chrono::nanoseconds>(base * jitter(rng));
-    if (dial(kp.addr, it->first, kp.id_is_bin, now, true)) ++out;
+    if (redial(it->first, it->second, now)) ++out;
   }
-  // Still short of links: ask neighbours for more addresses every 10 s. py2p peers (the
-  // ones with bin ids) are skipped: py2p cannot answer `request *` (protocol.md bug 2) and
-  // would drop compression on the link instead.
+  // Still short of links: ask neighbours for more addresses every peer_request_interval.
+  // py2p peers (the ones with bin ids) are skipped: py2p cannot answer `request *`
+  // (protocol.md bug 2) and would drop compression on the link instead.
   if (outgoing_count() < config.max_outgoing && !routing.empty() &&
-      now.mono - last_peer_refresh >= 10s) {
+      now.mono - last_peer_refresh >= config.limits.peer_request_interval) {
     last_peer_refresh = now.mono;
     for (const auto& [pid, cid] : routing) {
       Conn* c = find(cid);
       if (c && !c->info.id_is_bin)
         send_internal(*c, flags::whisper, Array{Value(flags::request), Value("*")}, now);
     }
+  }
+}
+
+void Node::Impl::recover_lost(Time now) {
+  // A peer that is connected again (either way) or forgotten needs no recovery.
+  std::erase_if(lost, [&](const PeerId& p) { return routing.contains(p) || !known.contains(p); });
+  std::size_t out = outgoing_count();
+  const std::size_t cap = config.max_outgoing + config.limits.recovery_links;
+  for (const PeerId& pid : lost) {
+    if (out >= cap) break;
+    KnownPeer& kp = known.find(pid)->second;
+    if (kp.next_attempt > now.mono) continue;
+    if (redial(pid, kp, now)) ++out;
   }
 }
 
@@ -331,6 +350,14 @@ void Node::on_closed(ConnId conn, const std::string& reason, Time now) {
   Conn* c = s.find(conn);
   if (!c) return;
   s.log(1, "connection " + std::to_string(conn) + " closed: " + reason);
+  if (c->handshaked && c->outgoing && !c->closing && s.config.limits.recovery_links > 0) {
+    // We did not close it: the peer vanished (crash, partition). Remember it for recovery;
+    // after a partition it may be the only link between the two sides.
+    std::erase(s.lost, c->info.id);
+    s.lost.push_back(c->info.id);
+    if (s.lost.size() > std::max<std::size_t>(s.config.max_outgoing, 1))
+      s.lost.erase(s.lost.begin());
+  }
   s.remove_from_routing(*c);
   if (c->dialing) {
     ++s.counters.dial_failures;

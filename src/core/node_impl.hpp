@@ -105,6 +105,9 @@ struct Node::Impl {
   std::map<PeerId, ConnId> routing;
   std::map<std::string, PendingRequest> requests;
   std::map<PeerId, KnownPeer> known;
+  /// Peers whose outgoing link broke without us closing it, oldest first (at most
+  /// max_outgoing): self-healing redials them on the recovery links (limits.hpp).
+  std::vector<PeerId> lost;
   std::vector<std::shared_ptr<Handler>> handlers;
   std::vector<Command> outbox;
   std::size_t outbox_frame_bytes = 0;  ///< of the SendCmds in outbox
@@ -147,6 +150,10 @@ struct Node::Impl {
                       bool reconnect);
   void remember_peer(const PeerId& pid, bool is_bin, const Address& addr);
   void self_heal(Time now);
+  /// Sets kp's next attempt after an exponential backoff with jitter, then dials it.
+  bool redial(const PeerId& pid, KnownPeer& kp, Time now);
+  /// Redials lost peers on the recovery links, above max_outgoing.
+  void recover_lost(Time now);
   Value id_value(const PeerId& pid, bool is_bin) const;
 
   // ---- incoming (node_dispatch.cpp) ----
