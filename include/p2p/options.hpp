@@ -81,7 +81,14 @@ struct MeshOptions {
   /// it is closed ("slow_peers_closed"), which also releases paced senders. Long enough for
   /// a 4 MiB frame over a slow link.
   std::chrono::milliseconds write_stall_timeout{30'000};
-  /// Size of each socket read handed to the frame reader.
+  /// A link whose peer vanished (host down, cable cut, partition) is closed after about this
+  /// long: TCP keep-alive probes an idle link and TCP_USER_TIMEOUT bounds unacknowledged
+  /// data. The protocol has no keep-alive of its own, and without this Linux keeps such a
+  /// link for ~15 minutes (tcp_retries2), during which self-healing does not redial. 30 s,
+  /// as write_stall_timeout; 0 leaves the system's defaults.
+  std::chrono::milliseconds dead_link_timeout{30'000};
+  /// Largest socket read handed to the frame reader. A connection's buffer starts at 4 KiB
+  /// and doubles up to this only while reads fill it, so idle connections stay small.
   std::size_t read_buffer_bytes = 64u << 10;
   /// Period of the engine's timer (timeouts, cache expiry, self-healing).
   std::chrono::milliseconds tick_interval{250};

@@ -185,6 +185,7 @@ void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
   cfg.read_chunk = o.read_buffer_bytes;
   cfg.tick_interval = o.tick_interval;
   cfg.write_stall_timeout = o.write_stall_timeout;
+  cfg.dead_link_timeout = o.dead_link_timeout;
   cfg.max_pending_commands = std::max<std::size_t>(1, o.max_pending_commands);
   cfg.log = [sink](int level, const std::string& text) { sink(level, text); };
   cfg.log_level = o.debug_level;

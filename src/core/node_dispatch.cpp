@@ -61,13 +61,13 @@ void Node::Impl::protocol_violation(Conn& c, const std::string& why) {
 
 void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
   ++counters.frames_in;
-  auto opened = wire::open_frame(content, c.try_order, config.limits.max_body_bytes);
+  auto opened = wire::open_frame_view(content, c.try_order, config.limits.max_body_bytes);
   if (!opened && opened.error().code == Errc::checksum_mismatch &&
       c.try_order.size() < config.compression.size()) {
     // Frames already in flight when a peer renegotiates still use its previous methods
     // (py2p sends renegotiate/compression [] and then a snappy-compressed resend). Every
     // method we advertised is acceptable, and the checksum decides, so try them all.
-    opened = wire::open_frame(content, config.compression, config.limits.max_body_bytes);
+    opened = wire::open_frame_view(content, config.compression, config.limits.max_body_bytes);
   }
   if (!opened) {
     if (opened.error().code == Errc::checksum_mismatch) ++counters.checksum_failures;
@@ -82,7 +82,7 @@ void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
   dispatch(c, *body, *opened, content, now);
 }
 
-void Node::Impl::dispatch(Conn& c, wire::Body& body, const wire::OpenedFrame& opened,
+void Node::Impl::dispatch(Conn& c, wire::Body& body, const wire::OpenedView& opened,
                           ByteView content, Time now) {
   if (config.log && config.log_level >= 5)
     log(5, "in  " + std::to_string(c.id) + " " + Value(body.payload).repr());
@@ -117,7 +117,7 @@ void Node::Impl::dispatch(Conn& c, wire::Body& body, const wire::OpenedFrame& op
   }
 }
 
-void Node::Impl::relay(Conn& from, const wire::Body& body, const wire::OpenedFrame& opened,
+void Node::Impl::relay(Conn& from, const wire::Body& body, const wire::OpenedView& opened,
                        ByteView content) {
   // Forward to every peer except the original sender AND the link it came from: the
   // protocol allows skipping the previous hop, and it cuts the copies of a flood from
@@ -135,7 +135,7 @@ void Node::Impl::relay(Conn& from, const wire::Body& body, const wire::OpenedFra
   if (any) ++counters.broadcasts_relayed;
 }
 
-void Node::Impl::handle_message(Conn& c, wire::Body& body, const wire::OpenedFrame& opened,
+void Node::Impl::handle_message(Conn& c, wire::Body& body, const wire::OpenedView& opened,
                                 Time now) {
   if (body.payload.empty()) {
     ++counters.ignored;

@@ -158,10 +158,10 @@ struct Node::Impl {
 
   // ---- incoming (node_dispatch.cpp) ----
   void on_frame(Conn& c, ByteView content, Time now);
-  void dispatch(Conn& c, wire::Body& body, const wire::OpenedFrame& opened, ByteView content,
+  void dispatch(Conn& c, wire::Body& body, const wire::OpenedView& opened, ByteView content,
                 Time now);
-  void relay(Conn& from, const wire::Body& body, const wire::OpenedFrame& opened, ByteView content);
-  void handle_message(Conn& c, wire::Body& body, const wire::OpenedFrame& opened, Time now);
+  void relay(Conn& from, const wire::Body& body, const wire::OpenedView& opened, ByteView content);
+  void handle_message(Conn& c, wire::Body& body, const wire::OpenedView& opened, Time now);
   void handle_renegotiate(Conn& c, const wire::Body& body, Time now);
   void handle_handshake(Conn& c, const wire::Body& body, Time now);
   void handle_peers(Conn& c, const wire::Body& body, Time now);

@@ -1,5 +1,11 @@
 #include "net/runtime.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <random>
 #include <utility>
 
@@ -29,6 +35,10 @@ constexpr std::size_t inbox_batch = 256;
 /// Frames queued by commands of one batch before they are handed to the links (pacing
 /// granularity: a batch overshoots a link's high-water mark by at most this much).
 constexpr std::size_t inbox_pump_bytes = 64u << 10;
+/// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
+/// cost little), so a buffer starts at one page and doubles, up to read_chunk, only while
+/// reads fill it.
+constexpr std::size_t initial_read_buffer = 4096;
 /// Kept for status(): enough to see a pattern, small enough to copy into every snapshot.
 constexpr std::size_t max_recent_errors = 32;
 
@@ -70,7 +80,8 @@ Link::Link(core::ConnId conn, bool out, core::Address remote_addr, tcp::socket s
       remote(std::move(remote_addr)),
       phase(Phase::connecting),
       queue(max_queued),
-      read_buf(read_chunk),
+      read_chunk_max(read_chunk),
+      read_buf(std::min(read_chunk, initial_read_buffer)),
       stream_(make_stream(std::move(socket), tls_ctx)) {}
 
 tcp::socket& Link::socket() noexcept {
@@ -443,8 +454,8 @@ void Runtime::on_accept(const std::error_code& ec, tcp::socket socket) {
   }
   accept_loop();
   ++rt_counters_.accepted;
+  configure_socket(socket);
   std::error_code e;
-  socket.set_option(tcp::no_delay(true), e);
   const auto rep = socket.remote_endpoint(e);
   if (e) return;  // already gone
   core::Address remote{rep.address().to_string(), rep.port()};
@@ -547,9 +558,28 @@ void Runtime::connect_endpoints(std::shared_ptr<Link> link, std::vector<tcp::end
   });
 }
 
-void Runtime::dial_connected(const std::shared_ptr<Link>& link) {
+void Runtime::configure_socket(tcp::socket& socket) {
   std::error_code e;
-  link->socket().set_option(tcp::no_delay(true), e);
+  socket.set_option(tcp::no_delay(true), e);
+  const auto timeout = cfg_.dead_link_timeout;
+  if (timeout.count() <= 0) return;
+  // An idle link is probed after a third of the timeout, then every sixth, and dropped
+  // after two unanswered probes; a link with unacknowledged data is dropped after the
+  // timeout. Failures are ignored: the options only shorten how long a dead link lingers.
+  const int secs = static_cast<int>(
+      std::max<std::int64_t>(3, std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+  const int idle = std::max(1, secs / 3), interval = std::max(1, secs / 6), probes = 2;
+  const unsigned user_timeout = static_cast<unsigned>(timeout.count());
+  socket.set_option(asio::socket_base::keep_alive(true), e);
+  const int fd = socket.native_handle();
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
+
+void Runtime::dial_connected(const std::shared_ptr<Link>& link) {
+  configure_socket(link->socket());
   if (!link->is_tls()) {
     link->node_connected = true;
     node_->on_dial_connected(link->id, now());
@@ -617,6 +647,8 @@ void Runtime::on_read(const std::shared_ptr<Link>& link, const std::error_code& 
   rt_counters_.bytes_read += n;
   // Handed straight to the node: its frame reader copies only a frame cut by the read.
   node_->on_bytes(link->id, ByteView(link->read_buf.data(), n), now());
+  if (n == link->read_buf.size() && n < link->read_chunk_max)  // a busy link: read more at once
+    link->read_buf.resize(std::min(n * 2, link->read_chunk_max));
   if (link->phase == Link::Phase::open) start_read(link);
 }
 

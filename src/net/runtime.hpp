@@ -53,8 +53,9 @@ struct RuntimeConfig {
   /// cannot absorb that much is stalled, not merely busy (a LAN drains 4 MiB in ~40 ms),
   /// and with max_connections = 128 the worst case stays near 512 MiB.
   std::size_t max_queued_bytes = 4u << 20;
-  /// Size of each read: large reads hand many frames to the node per system call, and the
-  /// frame reader copies only a frame that straddles two reads.
+  /// Largest read: large reads hand many frames to the node per system call, and the frame
+  /// reader copies only a frame that straddles two reads. A link's buffer starts at 4 KiB
+  /// and grows to this while reads fill it, so idle links stay small.
   std::size_t read_chunk = 64u << 10;
   /// Period of node.tick(): handshake and stall timeouts, cache expiry, self-healing.
   std::chrono::milliseconds tick_interval{250};
@@ -69,6 +70,9 @@ struct RuntimeConfig {
   /// A connection with bytes to write that completes no write for this long is closed as
   /// stalled (its peer stopped reading). Long enough for a 4 MiB frame on a slow link.
   std::chrono::milliseconds write_stall_timeout{30'000};
+  /// Keep-alive and TCP_USER_TIMEOUT: a vanished peer's link closes after about this long
+  /// (see MeshOptions::dead_link_timeout). 0: the system's defaults.
+  std::chrono::milliseconds dead_link_timeout{30'000};
   LogFn log;
   int log_level = 0;
 };
@@ -140,6 +144,7 @@ class Link {
   /// When a write last completed, or was started on an idle link (stall detection).
   std::chrono::steady_clock::time_point last_write_progress;
   WriteQueue queue;
+  const std::size_t read_chunk_max;  ///< read_buf grows up to this (RuntimeConfig::read_chunk)
   std::vector<std::uint8_t> read_buf;
   std::optional<asio::steady_timer> linger;  ///< bounds how long a closing link flushes
 
@@ -239,6 +244,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void connect_endpoints(std::shared_ptr<Link> link, std::vector<asio::ip::tcp::endpoint> eps,
                          std::size_t next, std::string last_error);
   void dial_connected(const std::shared_ptr<Link>& link);
+  /// TCP_NODELAY, keep-alive and TCP_USER_TIMEOUT on a new connection.
+  void configure_socket(asio::ip::tcp::socket& socket);
   void dial_failed(const std::shared_ptr<Link>& link, const std::string& reason);
   void link_ready(const std::shared_ptr<Link>& link);
 

@@ -80,8 +80,8 @@ Result<Digest256> seal_raw_frame(Bytes& buffer) {
   return id;
 }
 
-Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> try_order,
-                               std::size_t max_body) {
+Result<OpenedView> open_frame_view(ByteView content, std::span<const Compression> try_order,
+                                   std::size_t max_body) {
   const std::size_t max_content = max_body > std::numeric_limits<std::size_t>::max() - checksum_size
                                       ? std::numeric_limits<std::size_t>::max()
                                       : max_body + checksum_size;
@@ -97,10 +97,10 @@ Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> tr
       continue;
     }
     if (!checksum_matches(*plain)) continue;
-    OpenedFrame opened;
+    OpenedView opened;
     opened.id = leading_digest(*plain);
-    opened.body = std::move(*plain);
-    opened.body.erase(opened.body.begin(), opened.body.begin() + checksum_size);
+    opened.storage = std::move(*plain);
+    opened.body = ByteView(opened.storage).subspan(checksum_size);
     opened.method = method;
     return opened;
   }
@@ -110,9 +110,9 @@ Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> tr
                      " bytes exceeds the " + std::to_string(max_body) + " byte limit"};
   }
   if (checksum_matches(content)) {
-    OpenedFrame opened;
+    OpenedView opened;
     opened.id = leading_digest(content);
-    opened.body.assign(content.begin() + checksum_size, content.end());
+    opened.body = content.subspan(checksum_size);
     return opened;
   }
   if (some_method_too_large) {
@@ -123,6 +123,17 @@ Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> tr
   return Error{Errc::checksum_mismatch, "no method of " + std::to_string(try_order.size()) +
                                             " nor the raw bytes carry a matching sha256 (" +
                                             std::to_string(content.size()) + " content bytes)"};
+}
+
+Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> try_order,
+                               std::size_t max_body) {
+  auto view = open_frame_view(content, try_order, max_body);
+  if (!view) return view.error();
+  OpenedFrame opened;
+  opened.body.assign(view->body.begin(), view->body.end());
+  opened.id = view->id;
+  opened.method = view->method;
+  return opened;
 }
 
 Status FrameReader::feed(ByteView chunk, const std::function<void(ByteView content)>& on_frame) {

@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
                      "More log lines on stderr (repeat up to -vvvvv)");
   node_cmd->add_flag("--no-reconnect", node.no_reconnect,
                      "Turn self-healing off: never re-dial lost peers or ask neighbours for more");
+  node_cmd
+      ->add_option("--dead-link-timeout", node.dead_link_timeout,
+                   "Seconds after which a link to a vanished peer is closed (TCP keep-alive and "
+                   "user timeout); 0 keeps the system's defaults")
+      ->capture_default_str();
   node_cmd->add_flag("--json", node.json, "Scripting interface: JSON lines on stdin/stdout");
 
   DemoArgs demo;

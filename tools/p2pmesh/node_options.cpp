@@ -63,6 +63,10 @@ Result<MeshOptions> to_mesh_options(const NodeArgs& args) {
     return Error{Errc::invalid_argument, "--max-outgoing must be at least 1"};
   o.max_outgoing = args.max_outgoing;
   o.auto_reconnect = !args.no_reconnect;
+  if (!(args.dead_link_timeout >= 0) || args.dead_link_timeout > 86400)
+    return Error{Errc::invalid_argument, "--dead-link-timeout must be between 0 and 86400 seconds"};
+  o.dead_link_timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(args.dead_link_timeout * 1000));
   auto methods = parse_compression(args.compression);
   if (!methods) return Error{Errc::invalid_argument, "--compression: " + methods.error().message};
   o.compression = std::move(methods).value();

@@ -23,7 +23,8 @@ struct NodeArgs {
   std::string compression = "default";  ///< comma list, "none", or "default"
   int verbosity = 0;
   bool json = false;
-  bool no_reconnect = false;  ///< self-healing off: no re-dials, no automatic peer requests
+  bool no_reconnect = false;      ///< self-healing off: no re-dials, no automatic peer requests
+  double dead_link_timeout = 30;  ///< seconds; MeshOptions::dead_link_timeout (0: system's)
 };
 
 /// "host:port" (also "[v6]:port") -> Endpoint; a clear error otherwise.

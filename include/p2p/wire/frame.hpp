@@ -46,6 +46,18 @@ struct OpenedFrame {
 Result<OpenedFrame> open_frame(ByteView content, std::span<const Compression> try_order,
                                std::size_t max_body);
 
+/// open_frame() without copying an uncompressed body: `body` views the `content` passed in
+/// (raw frame) or `storage` (decompressed). Valid while both live; moving an OpenedView
+/// keeps the view valid (the vector's buffer moves with it).
+struct OpenedView {
+  ByteView body;
+  Digest256 id{};
+  std::optional<Compression> method;
+  Bytes storage;
+};
+Result<OpenedView> open_frame_view(ByteView content, std::span<const Compression> try_order,
+                                   std::size_t max_body);
+
 /// Splits a byte stream into frame contents. Takes arbitrary chunks; a frame that lies
 /// wholly inside one chunk is handed out without a copy, only partial frames are buffered.
 /// The announced length is checked against `max_frame` from the header alone, before a byte
