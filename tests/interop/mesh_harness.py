@@ -121,6 +121,7 @@ class Node:
         self._answers = queue.Queue()
         self.messages = []  # every message event, in arrival order
         self.errors = []  # error events
+        self.auto_dial_failures = []  # (monotonic time, event): the engine's own dials failed
         self.ready = None
         self.bye = False
         self.eof = False
@@ -148,6 +149,8 @@ class Node:
                     self.ready = obj
                 elif event == "error":
                     self.errors.append(obj.get("error"))
+                elif event == "auto_dial_failed":
+                    self.auto_dial_failures.append((time.monotonic(), obj))
                 elif event == "bye":
                     self.bye = True
                 elif "re" in obj:
