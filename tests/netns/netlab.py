@@ -36,6 +36,9 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 TCP_RETRIES2 = 3
 
 
+_live = []  # labs of this process not destroyed yet
+
+
 class Unavailable(Exception):
     """Namespaces cannot be made here (no root, no `ip`, the kernel refuses); says why."""
 
@@ -74,11 +77,15 @@ def remove_stale():
     removed = []
     for ns in namespaces():
         m = re.fullmatch(PREFIX + r"(\d+)-(br|n\d+)", ns)
-        if not m or _alive(int(m.group(1))):
+        if not m:
             continue
-        for pid in ns_pids(ns):  # nodes a crashed run started in its own namespace
+        pid = int(m.group(1))
+        # Our own pid with no lab of ours alive: a dead run whose pid was reused.
+        if (pid == os.getpid() and _live) or (pid != os.getpid() and _alive(pid)):
+            continue
+        for stray in ns_pids(ns):  # nodes a crashed run started in its own namespace
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(stray, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         ip("netns", "del", ns, check=False)
@@ -110,6 +117,7 @@ class Lab:
         self.destroyed = False
         self.problems = []  # what destroy() had to clean up that should have been gone
         self.root_links_before = root_links()
+        _live.append(self)
         atexit.register(self.destroy)
         try:
             self._build()
@@ -182,6 +190,7 @@ class Lab:
         if self.destroyed:
             return
         self.destroyed = True
+        _live.remove(self)
         problems = []
         for ns in reversed(self.created):
             for pid in ns_pids(ns):
