@@ -9,6 +9,7 @@ Label `netns` (and `runtime`) in CTest.
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -52,12 +53,17 @@ def lab():
 
 @pytest.fixture
 def mesh(lab):
-    with Mesh() as m:
-        yield m
-    for node in m.nodes:
-        assert node.proc.returncode is not None, "%s still running" % node.name
-    for ns in lab.node_ns:
-        assert netlab.ns_pids(ns) == [], "processes left in %s" % ns
+    m = Mesh(keep_logs=True)  # the logs are read below, then removed
+    try:
+        with m:
+            yield m
+        for ns in lab.node_ns:
+            assert netlab.ns_pids(ns) == [], "processes left in %s" % ns
+        for node in m.nodes:  # a clean `quit` exits 0; a sanitizer report would not
+            assert node.proc.returncode == 0, "%s exited %s:\n%s" % (
+                node.name, node.proc.returncode, node.stderr_tail())
+    finally:
+        shutil.rmtree(m.logdir, ignore_errors=True)
 
 
 def cross_peers(node, others, state=None):
