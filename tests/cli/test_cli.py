@@ -107,6 +107,24 @@ def test_json_node_reports_connect_failures_as_error_events():
         a.wait_for(lambda: a.errors, "an error event for the refused dial")
 
 
+def test_json_node_reports_its_own_redials_apart_from_errors():
+    """Self-healing re-dials of a lost peer fail as `auto_dial_failed` (with the peer's id),
+    not as `error`; a `connect` naming an id still fails as `error`."""
+    with Mesh() as mesh:
+        a, b = mesh.start("cpp", "a"), mesh.start("cpp", "b")
+        a.connect(b)
+        wait_connected(a, b)
+        b_id, b_port = b.id, b.port
+        b.stop()
+        a.wait_for(lambda: a.auto_dial_failures, "a failed re-dial of the departed peer")
+        _, event = a.auto_dial_failures[0]
+        assert event["peer"] == b_id and event["error"].startswith("127.0.0.1:%d: " % b_port)
+        assert a.errors == []
+        a.cmd("connect", host="127.0.0.1", port=b_port, id="someone")  # refused or failing
+        a.wait_for(lambda: a.errors, "an error event for the refused dial")
+        assert all(e["peer"] == b_id for _, e in a.auto_dial_failures)
+
+
 def test_json_node_connects_at_start_and_ends_on_end_of_input():
     with Mesh() as mesh:
         a = mesh.start("cpp", "a")

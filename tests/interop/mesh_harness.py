@@ -14,7 +14,8 @@ Rules kept here so that tests need not repeat them:
   * every wait has a deadline and fails with a description and the nodes' stderr tails;
     nothing sleeps to synchronise (a state that can only be polled is polled every 20 ms);
   * every process started is ended at teardown (quit, then SIGKILL after a grace period);
-  * ports are ephemeral (--port 0) and every node binds 127.0.0.1.
+  * ports are ephemeral (--port 0) and every node binds 127.0.0.1, unless a test gives it
+    another address (tests/netns runs nodes in network namespaces it creates).
 """
 
 import base64
@@ -85,8 +86,8 @@ def py2p_framing_fixed():
 
 
 def command_line(kind, encryption="Plaintext", subnet="mesh", compression=None,
-                 max_outgoing=None, extra=()):
-    common = ["--bind", "127.0.0.1", "--port", "0", "--subnet", subnet,
+                 max_outgoing=None, extra=(), bind="127.0.0.1"):
+    common = ["--bind", bind, "--port", "0", "--subnet", subnet,
               "--encryption", encryption]
     if compression is not None:
         common += ["--compression", compression]
@@ -108,10 +109,11 @@ def command_line(kind, encryption="Plaintext", subnet="mesh", compression=None,
 class Node:
     """One node process. Events are collected by a reader thread; commands are synchronous."""
 
-    def __init__(self, mesh, kind, name, argv, env):
+    def __init__(self, mesh, kind, name, argv, env, host="127.0.0.1"):
         self.mesh = mesh
         self.kind = kind
         self.name = name
+        self.host = host  # the address the node binds, which others dial
         self.argv = argv
         self.stderr_path = os.path.join(mesh.logdir, name + ".stderr")
         self._stderr = open(self.stderr_path, "wb")
@@ -121,6 +123,7 @@ class Node:
         self._answers = queue.Queue()
         self.messages = []  # every message event, in arrival order
         self.errors = []  # error events
+        self.auto_dial_failures = []  # (monotonic time, event): the engine's own dials failed
         self.ready = None
         self.bye = False
         self.eof = False
@@ -148,6 +151,8 @@ class Node:
                     self.ready = obj
                 elif event == "error":
                     self.errors.append(obj.get("error"))
+                elif event == "auto_dial_failed":
+                    self.auto_dial_failures.append((time.monotonic(), obj))
                 elif event == "bye":
                     self.bye = True
                 elif "re" in obj:
@@ -256,7 +261,7 @@ class Node:
         return self.ready["protocol_id"] if self.ready else None
 
     def connect(self, other, expect_ok=True, port=None):
-        answer = self.cmd("connect", host="127.0.0.1", port=port or other.port)
+        answer = self.cmd("connect", host=other.host, port=port or other.port)
         if expect_ok and answer.get("ok") is not True:
             self.fail("connect to %s failed: %r" % (other.name, answer))
         return answer
@@ -358,13 +363,14 @@ class Mesh:
     def __exit__(self, *exc):
         self.close()
 
-    def start(self, kind, name=None, wait_ready=True, **options):
-        argv = command_line(kind, **options)
+    def start(self, kind, name=None, wait_ready=True, wrapper=(), **options):
+        """wrapper: a command prefix (e.g. `ip netns exec NS`) that execs the node."""
+        argv = list(wrapper) + command_line(kind, **options)
         env = dict(os.environ)
         if kind == "py2p":
             env["PYTHONPATH"] = PY2P_PATH
         name = name or "%s%d" % (kind, 1 + sum(1 for n in self.nodes if n.kind == kind))
-        node = Node(self, kind, name, argv, env)
+        node = Node(self, kind, name, argv, env, host=options.get("bind", "127.0.0.1"))
         self.nodes.append(node)
         if wait_ready:
             node.wait_ready()

@@ -1,5 +1,6 @@
 // `p2pmesh node --json`: one JSON object per line in, one per line out (docs/cli.md).
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <string>
 
@@ -27,6 +28,39 @@ class Out {
 
  private:
   std::mutex mu_;
+};
+
+/// Tells the failures of dials the user asked for from those of the engine's own dials
+/// (self-healing re-dials, peers-list entries, indirect replies), which are routine while a
+/// peer is away and would drown real errors. The engine's dials always expect a peer id; a
+/// `connect` expects one only when given "id". So a dial failure is automatic when it names
+/// a peer that no `connect` still waiting for its outcome asked for. The one doubt (an
+/// engine dial to an id a pending `connect` also names) is reported as the user's: an error
+/// too many rather than one lost.
+class UserDials {
+ public:
+  void asked(const std::string& id) {
+    if (id.empty()) return;
+    std::lock_guard lock(mu_);
+    if (ids_.size() >= kMax) ids_.pop_front();  // outcomes never seen (a peer with another id)
+    ids_.push_back(id);
+  }
+  /// The dial to `id` ended (failed, or the peer joined); true if the user had asked for it.
+  bool settle(const std::string& id) {
+    std::lock_guard lock(mu_);
+    for (auto it = ids_.begin(); it != ids_.end(); ++it) {
+      if (*it == id) {
+        ids_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  static constexpr std::size_t kMax = 256;
+  std::mutex mu_;
+  std::deque<std::string> ids_;
 };
 
 Json message_json(const LoggedMessage& m) {
@@ -68,7 +102,8 @@ Result<T> uint_arg(const Json& cmd, const char* name, T fallback, T max) {
 
 class JsonNode {
  public:
-  JsonNode(MeshSocket& sock, MessageLog& log, Out& out) : sock_(sock), log_(log), out_(out) {}
+  JsonNode(MeshSocket& sock, MessageLog& log, Out& out, UserDials& dials)
+      : sock_(sock), log_(log), out_(out), dials_(dials) {}
 
   /// Runs one command line; returns false after `quit`.
   bool run(const std::string& line) {
@@ -143,6 +178,7 @@ class JsonNode {
     if (!port) return port.error();
     std::string id =
         cmd.contains("id") && cmd["id"].is_string() ? cmd["id"].get<std::string>() : "";
+    dials_.asked(id);  // before the dial: its failure may be reported before connect returns
     return sock_.connect(cmd["host"], *port, id);
   }
 
@@ -244,6 +280,7 @@ class JsonNode {
   MeshSocket& sock_;
   MessageLog& log_;
   Out& out_;
+  UserDials& dials_;
   std::optional<MeshStatus> baseline_;
 };
 
@@ -258,7 +295,8 @@ int run_json_node(const NodeArgs& args) {
     return exit_code;
   }
   MessageLog log;
-  JsonNode node(*sock, log, out);
+  UserDials dials;
+  JsonNode node(*sock, log, out, dials);
   // The last handler sees every user-level message: it numbers and keeps it, and takes it
   // (the JSON interface keeps its own queue for `recv`, so indices stay consistent).
   sock->register_handler([&](Message& msg, Connection&) {
@@ -273,8 +311,12 @@ int run_json_node(const NodeArgs& args) {
   auto report = [&](const EventInfo& e) {
     out.line({{"event", "error"}, {"error", std::string(event_name(e.event)) + ": " + e.detail}});
   };
-  sock->on(Event::dial_failed, report);
+  sock->on(Event::dial_failed, [&out, &dials, report](const EventInfo& e) {
+    if (e.peer.empty() || dials.settle(e.peer)) return report(e);
+    out.line({{"event", "auto_dial_failed"}, {"peer", e.peer}, {"error", e.detail}});
+  });
   sock->on(Event::handshake_failed, report);
+  sock->on(Event::peer_joined, [&dials](const EventInfo& e) { dials.settle(e.peer); });
   for (const auto& c : args.connect) {
     auto ep = parse_endpoint(c);
     if (Status st = sock->connect(ep->host, ep->port); !st)
