@@ -55,13 +55,16 @@ std::size_t arg_n(int argc, char** argv, const char* name, std::size_t fallback)
                        10);
 }
 
-/// Polls `done` every millisecond until it holds or `timeout_s` passes. Arrival times are
-/// taken on the io thread, so the polling period does not enter any figure.
-bool wait_until(double timeout_s, const std::function<bool()>& done) {
+/// Polls `done` every `period` until it holds or `timeout_s` passes. Arrival times are
+/// taken on the io thread, so the polling period does not enter any figure; conditions that
+/// query every node (routing tables, counters) poll less often, so as not to compete with
+/// the io thread they wait for.
+bool wait_until(double timeout_s, const std::function<bool()>& done,
+                std::chrono::milliseconds period = std::chrono::milliseconds(1)) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (Clock::now() < deadline) {
     if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(period);
   }
   return done();
 }
@@ -175,18 +178,21 @@ int flood(int argc, char** argv) {
     // Formed: connected, no handshake pending, and the link count stable for 300 ms.
     std::size_t edges = 0, last_edges = SIZE_MAX;
     auto stable_since = Clock::now();
-    const bool formed = wait_until(timeout_s, [&] {
-      bool connected = false;
-      edges = count_edges(nodes, connected);
-      std::size_t awaiting = 0;
-      for (auto& s : nodes) awaiting += s->awaiting_ids().size();
-      if (edges != last_edges) {
-        last_edges = edges;
-        stable_since = Clock::now();
-      }
-      return connected && awaiting == 0 &&
-             Clock::now() - stable_since > std::chrono::milliseconds(300);
-    });
+    const bool formed = wait_until(
+        timeout_s,
+        [&] {
+          bool connected = false;
+          edges = count_edges(nodes, connected);
+          std::size_t awaiting = 0;
+          for (auto& s : nodes) awaiting += s->awaiting_ids().size();
+          if (edges != last_edges) {
+            last_edges = edges;
+            stable_since = Clock::now();
+          }
+          return connected && awaiting == 0 &&
+                 Clock::now() - stable_since > std::chrono::milliseconds(300);
+        },
+        std::chrono::milliseconds(20));
     const double form_s = std::chrono::duration<double>(Clock::now() - t_form).count();
     if (!formed) throw std::runtime_error("the mesh did not form in time");
 
@@ -209,14 +215,17 @@ int flood(int argc, char** argv) {
       // Copies still in flight after the last arrival: count once the total is stable.
       std::uint64_t last = UINT64_MAX, now = 0;
       auto still_since = Clock::now();
-      wait_until(timeout_s, [&] {
-        now = total_counter(nodes, "broadcast_copies_in");
-        if (now != last) {
-          last = now;
-          still_since = Clock::now();
-        }
-        return Clock::now() - still_since > std::chrono::milliseconds(100);
-      });
+      wait_until(
+          timeout_s,
+          [&] {
+            now = total_counter(nodes, "broadcast_copies_in");
+            if (now != last) {
+              last = now;
+              still_since = Clock::now();
+            }
+            return Clock::now() - still_since > std::chrono::milliseconds(100);
+          },
+          std::chrono::milliseconds(10));
       std::int64_t latest = 0;
       for (std::size_t i = 0; i < n; ++i) latest = std::max(latest, arrival[i].load());
       const auto t0_ns =

@@ -135,7 +135,8 @@ def goals(d):
             worst = q if worst is None else max(worst, q)
     sim_ok = d.stat("sim", "p2pmesh (sim)", "exactly_once")
     if sim_ok:
-        seen.append("sim 10,000: exactly once %s" % ("yes" if sim_ok.lo else "NO"))
+        seen.append("sim %s nodes: exactly once %s" % (f"{d.cfg.sim_args[0]:,}",
+                                                       "yes" if sim_ok.lo else "NO"))
     rows.append(("(c) wire copies <= 2 x edges (every p2pmesh flood; worst run)",
                  "; ".join(seen) or "-", verdict(worst, worst is not None and worst <= 1.0)))
     idle = d.med("rss", "p2pmesh (library)", "idle_mib")
@@ -201,7 +202,7 @@ def chain(d, errors):
     if t50:
         out.append("| raw TCP ping-pong, one way (ceiling) | %s | %s |" % (
             show(t50, unit=" us"), show(t99, unit=" us")))
-        out.append("| 7 x one-way TCP hop | %.3f ms | %.3f ms |" % (
+        out.append("| 7 x the one-way TCP figures | %.3f ms | %.3f ms |" % (
             7 * t50.median / 1000, 7 * t99.median / 1000))
     out += error_rows(errors, "chain", 3)
     return out + [""]
@@ -235,9 +236,11 @@ def floods(d, errors):
     if sim:
         mean = d.stat("sim", "p2pmesh (sim)", "mean_ms")
         args = " ".join(str(a) for a in d.cfg.sim_args)
+        means = ", mean of its %d floods %s" % (d.cfg.sim_args[3], show(mean, unit=" ms")) \
+            if mean else ""
         out += ["", "Simulator (`build/bench/sim_flood %s`, wall time of the flood itself): "
-                "first flood %s, mean of its floods %s; exactly once at every node: %s." % (
-                    args, show(sim, unit=" ms"), show(mean, unit=" ms"),
+                "first flood %s%s; exactly once at every node: %s." % (
+                    args, show(sim, unit=" ms"), means,
                     "yes" if d.stat("sim", "p2pmesh (sim)", "exactly_once").lo else "NO")]
     out += error_rows(errors, "flood16", 5) + error_rows(errors, "flood_inproc", 5)
     out += error_rows(errors, "sim", 5)
