@@ -8,7 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   libasio-dev libssl-dev libmsgpack-cxx-dev zlib1g-dev libsnappy-dev libbz2-dev liblzma-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev libzmq3-dev
-  nlohmann-json3-dev python3-pytest
+  cppzmq-dev nlohmann-json3-dev python3-pytest
   python3 python3-msgpack python3-pyee python3-base58 python3-cryptography
   python3-snappy iproute2 graphviz
 )

@@ -38,8 +38,16 @@ std::string format_reports(const std::vector<BroadcastReport>& reports) {
   out += line;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const BroadcastReport& r = reports[i];
-    const std::string t_all =
-        r.time_to_all ? format_ms(*r.time_to_all) : "(" + format_ms(r.time_to_last) + ")";
+    // Appended piecewise: `"(" + std::string` trips GCC 12's -Wrestrict false positive at
+    // -O3 (GCC bug 105329), which breaks Release builds with warnings as errors.
+    std::string t_all;
+    if (r.time_to_all) {
+      t_all = format_ms(*r.time_to_all);
+    } else {
+      t_all = "(";
+      t_all += format_ms(r.time_to_last);
+      t_all += ")";
+    }
     const double per_node =
         r.nodes > 0 ? static_cast<double>(r.copies) / static_cast<double>(r.nodes) : 0.0;
     std::snprintf(line, sizeof line,

@@ -1,0 +1,193 @@
+// tcp_pingpong: the loopback TCP ceilings the p2pmesh benchmarks are compared with.
+//
+//   tcp_pingpong latency [--rounds N] [--warmup W] [--size S]
+//       Two processes (fork) on 127.0.0.1 with TCP_NODELAY: the parent sends S bytes, the
+//       child echoes them. One-way latency = round trip / 2; p50/p99 over N round trips
+//       after W unmeasured ones.
+//   tcp_pingpong stream [--bytes B] [--chunk C]
+//       The parent writes B bytes in C-byte writes; the child reads them all, then answers
+//       one byte. Throughput = B / (time from the first write to that answer).
+//
+// Prints one JSON line. No framing, no hashing, no copies beyond the kernel's: what any
+// protocol over loopback TCP on this machine can at best reach.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void die(const char* what) {
+  std::perror(what);
+  std::exit(1);
+}
+
+void set_nodelay(int fd) {
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("TCP_NODELAY");
+}
+
+/// A listening socket on 127.0.0.1, port chosen by the kernel.
+int listen_loopback(std::uint16_t& port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind");
+  if (listen(fd, 1) != 0) die("listen");
+  socklen_t len = sizeof a;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) die("getsockname");
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+int dial_loopback(std::uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) die("socket");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("connect");
+  set_nodelay(fd);
+  return fd;
+}
+
+bool read_all(int fd, char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t r = write(fd, p, n);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+/// Forks a child that accepts one connection on `listener` and runs `serve` on it.
+template <class F>
+pid_t spawn_server(int listener, F serve) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    alarm(600);  // bounded even if the parent dies without closing the link
+    int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) die("accept");
+    set_nodelay(fd);
+    serve(fd);
+    _exit(0);
+  }
+  close(listener);
+  return pid;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::size_t arg(int argc, char** argv, const char* name, std::size_t fallback) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::strtoull(argv[i + 1], nullptr, 10);
+  return fallback;
+}
+
+int latency(std::size_t rounds, std::size_t warmup, std::size_t size) {
+  std::uint16_t port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_server(listener, [size](int fd) {
+    std::vector<char> buf(size);
+    while (read_all(fd, buf.data(), size) && write_all(fd, buf.data(), size)) {
+    }
+  });
+  int fd = dial_loopback(port);
+  std::vector<char> buf(size, 'x');
+  std::vector<double> one_way_us;
+  one_way_us.reserve(rounds);
+  for (std::size_t i = 0; i < warmup + rounds; ++i) {
+    const auto t0 = Clock::now();
+    if (!write_all(fd, buf.data(), size) || !read_all(fd, buf.data(), size)) die("echo");
+    const auto rtt = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    if (i >= warmup) one_way_us.push_back(rtt / 2);
+  }
+  close(fd);
+  waitpid(child, nullptr, 0);
+  double sum = 0;
+  for (double v : one_way_us) sum += v;
+  std::printf(
+      "{\"workload\":\"tcp_latency\",\"impl\":\"tcp\",\"rounds\":%zu,\"size\":%zu,"
+      "\"one_way_p50_us\":%.3f,\"one_way_p99_us\":%.3f,\"one_way_mean_us\":%.3f}\n",
+      rounds, size, percentile(one_way_us, 50), percentile(one_way_us, 99),
+      sum / static_cast<double>(rounds));
+  return 0;
+}
+
+int stream(std::size_t total, std::size_t chunk) {
+  std::uint16_t port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_server(listener, [chunk](int fd) {
+    std::vector<char> buf(chunk);
+    while (read(fd, buf.data(), buf.size()) > 0) {
+    }
+    char ack = 'k';
+    write_all(fd, &ack, 1);
+  });
+  int fd = dial_loopback(port);
+  std::vector<char> buf(chunk, 'x');
+  const auto t0 = Clock::now();
+  for (std::size_t sent = 0; sent < total; sent += chunk)
+    if (!write_all(fd, buf.data(), std::min(chunk, total - sent))) die("write");
+  shutdown(fd, SHUT_WR);
+  char ack = 0;
+  if (!read_all(fd, &ack, 1)) die("ack");
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  close(fd);
+  waitpid(child, nullptr, 0);
+  std::printf(
+      "{\"workload\":\"tcp_stream\",\"impl\":\"tcp\",\"bytes\":%zu,\"chunk\":%zu,\"seconds\":%.6f,"
+      "\"bytes_per_s\":%.1f}\n",
+      total, chunk, s, static_cast<double>(total) / s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "latency")
+    return latency(std::max<std::size_t>(1, arg(argc, argv, "--rounds", 100'000)),
+                   arg(argc, argv, "--warmup", 1'000),
+                   std::max<std::size_t>(1, arg(argc, argv, "--size", 64)));
+  if (mode == "stream")
+    return stream(arg(argc, argv, "--bytes", std::size_t{4} << 30),
+                  std::max<std::size_t>(1, arg(argc, argv, "--chunk", 64u << 10)));
+  std::fprintf(stderr,
+               "usage: tcp_pingpong latency [--rounds N] [--warmup W] [--size S]\n"
+               "       tcp_pingpong stream [--bytes B] [--chunk C]\n");
+  return 2;
+}
