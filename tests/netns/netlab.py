@@ -30,10 +30,10 @@ import subprocess
 PREFIX = "p2pnt"
 SUBNET = "10.213.0"
 IP = shutil.which("ip") or "/usr/sbin/ip"
-# The cross links of a partitioned mesh only die when TCP gives up on unacknowledged data:
-# the protocol has no keep-alive, and Linux's default (tcp_retries2 = 15) waits ~15 minutes.
-# 3 retries give up after ~3 s. Set in the node namespaces only.
-TCP_RETRIES2 = 3
+# The cross links of a partitioned mesh die when the nodes' own dead-link detection (TCP
+# keep-alive and TCP_USER_TIMEOUT, `--dead-link-timeout`) gives up on them: the protocol has
+# no keep-alive, and without it Linux keeps such a link ~15 minutes (tcp_retries2 = 15).
+DEAD_LINK_TIMEOUT = 3
 
 
 _live = []  # labs of this process not destroyed yet
@@ -147,8 +147,6 @@ class Lab:
             ip("-n", ns, "addr", "add", self.addr[i] + "/24", "dev", "eth0")
             ip("-n", ns, "link", "set", "eth0", "up")
             ip("-n", ns, "link", "set", "lo", "up")
-            self.exec_in(ns, "/bin/sh", "-c",
-                         "echo %d > /proc/sys/net/ipv4/tcp_retries2" % TCP_RETRIES2)
 
     def exec_in(self, ns, *argv):
         proc = subprocess.run([IP, "netns", "exec", ns, *argv], capture_output=True, text=True,

@@ -29,7 +29,7 @@ SIDES = (3, 3)
 # 64 s times [0.5, 1.5) after the previous attempt (src/core/node.cpp, self_heal). The
 # partition here lasts ~10 s (a few failed attempts), so the next slot is well within this.
 RECONNECT_DEADLINE = 60.0
-CUT_DEADLINE = 30.0  # TCP gives up after ~3 s (netlab.TCP_RETRIES2), ARP fails after ~3 s
+CUT_DEADLINE = 30.0  # links die after ~3 s (netlab.DEAD_LINK_TIMEOUT), ARP fails after ~3 s
 FORM_DEADLINE = 30.0
 
 
@@ -116,6 +116,8 @@ def fence(nodes, tag):
 def test_partitioned_sides_reconnect_and_traffic_flows_again(lab, mesh):
     t0 = time.monotonic()
     nodes = mesh.start_many([("cpp", dict(name="n%d" % i, bind=lab.addr[i],
+                                          extra=["--dead-link-timeout",
+                                                 str(netlab.DEAD_LINK_TIMEOUT)],
                                           wrapper=lab.wrapper(i)))
                              for i in range(len(lab.addr))])
     side_a = [nodes[i] for i in lab.nodes_of("A")]
