@@ -2,11 +2,11 @@
 
 // SHA-256 runs for every frame sent and received. OpenSSL 3's EVP interface allocates and
 // frees a provider context on every DigestInit (~100 ns, more than hashing 64 bytes with
-// SHA-NI); the low-level SHA256_* functions reach the same assembly with the state on the
-// stack. They are deprecated in 3.0 but not removed, hence the suppression, in this file
-// only.
+// SHA-NI), and its first use loads the default provider, which touches megabytes of
+// libcrypto a Plaintext node never needs; the low-level SHA256_*/SHA384_* functions reach
+// the same assembly with the state on the stack. They are deprecated in 3.0 but not
+// removed, hence the suppression, in this file only.
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -38,27 +38,6 @@ constexpr std::array<int, 256> base58_digits = make_base58_digits();
   std::abort();
 }
 
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-
-// Message ids are hashed for every frame sent and received, so the digest is fetched once per
-// process (OpenSSL 3's EVP_sha256() would repeat the provider lookup on every init) and each
-// thread reuses one context instead of allocating one per call.
-template <std::size_t N>
-std::array<std::uint8_t, N> digest(const char* name, ByteView data) noexcept {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, name, nullptr);  // lives for the process
-  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  std::array<std::uint8_t, N> out{};
-  unsigned int length = 0;
-  if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), out.data(), &length) != 1 || length != N) {
-    digest_failed(name);
-  }
-  return out;
-}
-
 std::string concat(std::string_view a, std::string_view b, std::string_view c) {
   std::string s;
   s.reserve(a.size() + b.size() + c.size());
@@ -78,7 +57,12 @@ Digest256 sha256(ByteView data) noexcept {
 }
 
 Digest384 sha384(ByteView data) noexcept {
-  return digest<48>("SHA384", data);
+  SHA512_CTX ctx;  // SHA-384 is SHA-512 with other initial values, cut to 48 bytes
+  Digest384 out{};
+  if (SHA384_Init(&ctx) != 1 || SHA384_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA384_Final(out.data(), &ctx) != 1)
+    digest_failed("SHA384");
+  return out;
 }
 
 std::string base58_encode_int(ByteView big_endian_integer) {
