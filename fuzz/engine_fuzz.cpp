@@ -19,8 +19,9 @@ using namespace p2p;
 using namespace p2p::fuzz;
 
 core::NodeConfig make_config(std::uint8_t b) {
+  static const Protocol protocol("mesh", "Plaintext");  // a base58 conversion: once
   core::NodeConfig c;
-  c.protocol = Protocol("mesh", "Plaintext");
+  c.protocol = protocol;
   c.out_addr = Address{"10.0.0.1", 4000};
   c.id_salt = "fuzz";
   c.seed = b;

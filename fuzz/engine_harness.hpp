@@ -8,7 +8,7 @@
 //     and that the engine has not asked to close; every CloseCmd a connection it has;
 //     every DialCmd a fresh id and an address that is not our own;
 //   * every frame the engine writes is well formed: one frame, its checksum verifies, its
-//     body decodes, and the sender is the engine's own id;
+//     body decodes, and the sender is the engine's own id (but for relayed broadcasts);
 //   * the engine holds exactly the connections the runtime has not yet reported gone;
 //   * routing table <= max_connections (each entry an open, handshaked link, never us),
 //     incoming connections awaiting a handshake <= max_awaiting, seen cache <= its bound;
@@ -159,7 +159,9 @@ class EngineHarness {
     check(opened.ok(), "engine wrote a frame that does not open");
     auto body = wire::decode_body(opened->body);
     check(body.ok(), "engine wrote a body that does not decode");
-    check(body->sender == node_.id(), "engine wrote a message with another sender");
+    // Relayed broadcasts keep their original sender; everything else is ours.
+    check(body->msg_type == flags::broadcast || body->sender == node_.id(),
+          "engine wrote a message with another sender");
     if (capture_requests_ && body->payload.size() == 3 && body->payload[0] == Value(flags::request))
       if (const auto* rid = body->payload[1].if_str()) {
         request_ids_.push_back(*rid);
