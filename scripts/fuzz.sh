@@ -41,6 +41,9 @@ fi
 ninja -C "$build" -j "$jobs" "${targets[@]}"
 
 failed=()
+corpus=
+cleanup() { if [[ $mode == seconds && -n $corpus ]]; then rm -rf "$corpus"; fi; }
+trap cleanup EXIT
 for target in "${targets[@]}"; do
   artifacts="$build/fuzz-artifacts/$target"
   mkdir -p "$artifacts" "$build/fuzz-logs"
@@ -68,7 +71,7 @@ for target in "${targets[@]}"; do
     "$build/fuzz/$target" "${limit[@]}" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
   wall=$(($(date +%s) - start))
-  if [[ $mode == seconds ]]; then rm -rf "$corpus"; fi
+  cleanup
   if ((status != 0)); then
     tail -n 60 "$log"
     failed+=("$target")
