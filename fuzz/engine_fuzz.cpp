@@ -29,7 +29,7 @@ core::NodeConfig make_config(std::uint8_t b) {
   c.auto_reconnect = (b & 0x08) != 0;
   c.limits = small_limits();
   // What we advertise and write with. bz2 and lzma are read-only here: compressing with them
-  // costs milliseconds (a 9 MiB / 94 MiB encoder state), which would slow the fuzzer tenfold;
+  // costs milliseconds (an 8 MiB / 94 MiB encoder state), which would slow the fuzzer tenfold;
   // their decoders are fuzzed by decompress_{bz2,lzma}_fuzz and frame_fuzz.
   using wire::Compression;
   switch (b % 4) {
