@@ -162,6 +162,27 @@ TEST_F(OneNode, GarbageClosesOnlyThatConnection) {
   EXPECT_EQ(node.routing_table().size(), 1u);
 }
 
+TEST_F(OneNode, CountsACompressionBombAsAnOversizeFrame) {
+  auto cfg = config_for(4001);
+  cfg.limits.max_body_bytes = 64u << 10;
+  Node small(cfg);
+  RawPeer zpeer;
+  zpeer.methods = {flags::zlib};
+  const ConnId c = small.on_incoming(Address{"10.9.9.9", 50000}, t0);
+  small.on_bytes(c, zpeer.handshake(small.protocol().id(), t0.utc), t0);
+  ASSERT_EQ(small.routing_table().size(), 1u);
+  // 1 MiB of zeros: a few KiB on the wire, 16 times the body bound once inflated.
+  const Bytes bomb =
+      zpeer.frame(flags::broadcast, {Value(flags::broadcast), Value::bin(Bytes(1u << 20))}, t0.utc,
+                  wire::Compression::zlib);
+  ASSERT_LT(bomb.size(), 64u << 10);
+  small.on_bytes(c, bomb, t0);
+  EXPECT_TRUE(closed(small.take_outbox(), c));
+  EXPECT_EQ(small.counters().oversize_frames, 1u);
+  EXPECT_EQ(small.counters().protocol_errors, 1u);
+  EXPECT_EQ(small.counters().messages_delivered, 0u);
+}
+
 TEST_F(OneNode, ClosesStalledPartialFramesAndSlowHandshakes) {
   ConnId slow_hs = accept();
   ConnId partial = accept();
