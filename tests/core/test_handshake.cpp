@@ -202,6 +202,24 @@ TEST_F(OneNode, ClosesStalledPartialFramesAndSlowHandshakes) {
   EXPECT_EQ(node.counters().timeouts, 2u);
 }
 
+TEST_F(OneNode, TricklingBytesDoesNotExtendAStalledFrame) {
+  ConnId c = accept();
+  feed(c, peer.handshake(node.protocol().id(), t0.utc));
+  const Bytes frame = peer.frame(flags::whisper, {Value(flags::whisper), Value("slow")}, t0.utc);
+  // One byte every 10 s: the connection is never idle for 60 s, but the frame is unfinished
+  // after 60 s and closed then.
+  bool was_closed = false;
+  double t = 0;
+  for (std::size_t i = 0; i + 1 < frame.size() && !was_closed; ++i, t += 10) {
+    node.on_bytes(c, ByteView(frame).subspan(i, 1), at_seconds(t));
+    node.tick(at_seconds(t + 1));
+    was_closed = closed(node.take_outbox(), c);
+    EXPECT_TRUE(!was_closed || t >= 60) << "closed at " << t << " s";
+  }
+  EXPECT_TRUE(was_closed);
+  EXPECT_EQ(node.counters().timeouts, 1u);
+}
+
 TEST(NodeLimits, RefusesConnectionsBeyondTheAwaitingBound) {
   auto cfg = config_for(4000);
   cfg.limits.max_awaiting = 3;
