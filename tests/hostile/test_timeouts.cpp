@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "hostile_util.hpp"
-#include "net/asio.hpp"
+#include "tls_client.hpp"
 
 namespace p2p::hostile {
 namespace {
@@ -114,17 +114,10 @@ TEST(HostileTimeouts, TlsPeersThatNeverHandshake) {
   const auto t0 = Clock::now();
   // One that never starts TLS, one that finishes TLS and then says nothing.
   RawConn no_tls(node.port());
-  asio::io_context ioc;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.set_verify_mode(asio::ssl::verify_none);
-  asio::ssl::stream<asio::ip::tcp::socket> tls(ioc, ctx);
-  tls.next_layer().connect({asio::ip::make_address("127.0.0.1"), node.port()});
-  tls.handshake(asio::ssl::stream_base::client);
+  TlsClient tls(node.port(), /*handshake=*/true);
+  ASSERT_TRUE(tls.ok());
   EXPECT_TRUE(no_tls.wait_closed());
-  std::error_code ec;
-  std::uint8_t buf[4096];
-  for (int i = 0; i < 1000 && !ec; ++i) tls.read_some(asio::buffer(buf), ec);
-  EXPECT_TRUE(ec);
+  EXPECT_TRUE(tls.wait_closed());
   EXPECT_GE(Clock::now() - t0, handshake_timeout);
   ASSERT_TRUE(wait_until([&] { return node.status().counter("timeouts") == 2; }))
       << node.status().to_string();
