@@ -67,7 +67,13 @@ TEST(HostileFloods, ThousandConnectionsAtOnce) {
         << node.status().to_string();
     sample();
     EXPECT_LE(max_awaiting, lim.max_awaiting);
-    EXPECT_GE(node.status().counter("connections_refused"), flood - lim.max_awaiting);
+    // Each flood connection was refused at once or timed out waiting for its handshake
+    // (on a slow machine opening 1,000 sockets outlasts handshake_timeout); at most
+    // max_awaiting of them are still waiting.
+    const auto st1 = node.status();
+    EXPECT_GE(st1.counter("connections_refused") + st1.counter("timeouts"),
+              flood - lim.max_awaiting)
+        << st1.to_string();
     EXPECT_TRUE(exchanges(node, good)) << "an established peer is served during the flood";
     // A newcomer gets in once the half-open ones time out (handshake_timeout), while the
     // attacker still holds every socket it opened.
@@ -127,8 +133,11 @@ TEST(HostileFloods, UniqueBroadcastsStayWithinTheSeenCacheAndReceiveQueue) {
   }
   RssGuard rss;
   ASSERT_TRUE(raw.send(all));
-  ASSERT_TRUE(wait_until([&] { return node.status().counter("messages_delivered") == n; }))
-      << node.status().to_string();
+  // The engine counts a delivery before the socket queues it: wait for both.
+  ASSERT_TRUE(wait_until([&] {
+    const auto s = node.status();
+    return s.counter("messages_delivered") == n && s.counter("recv_dropped") == n - 100;
+  })) << node.status().to_string();
   auto st = node.status();
   EXPECT_LE(st.seen_cache, 256u);
   EXPECT_GE(st.counter("seen_evicted"), n - 256);
@@ -142,6 +151,7 @@ TEST(HostileFloods, UniqueBroadcastsStayWithinTheSeenCacheAndReceiveQueue) {
   ASSERT_TRUE(wait_until([&] { return node.status().counter("duplicates_dropped") == dups + 1; }));
   ASSERT_TRUE(raw.send(frames.front()));
   EXPECT_TRUE(wait_until([&] { return node.status().counter("messages_delivered") == n + 1; }));
+  EXPECT_EQ(node.status().counter("duplicates_dropped"), dups + 1) << "it was not a duplicate";
   EXPECT_EQ(node.status().counter("protocol_errors"), 0u);
   EXPECT_TRUE(exchanges(node, good));
   rss.check(64u << 20, "broadcast flood");
