@@ -25,7 +25,9 @@ struct MeshLimits {
   std::size_t max_awaiting = 32;
   /// Time a connection may take to deliver its handshake.
   std::chrono::milliseconds handshake_timeout{10'000};
-  /// Time a partial frame may sit unfinished (slowloris). The references use 60 s.
+  /// Time a frame may take from its first byte to its last (slowloris). Measured from the
+  /// first byte, so trickling a byte now and then does not extend it. The references use
+  /// 60 s; a 4 MiB frame needs ~70 KB/s to make it.
   std::chrono::milliseconds stalled_frame_timeout{60'000};
   /// Entries of the broadcast de-duplication cache. At 1 M broadcasts/s for the 60 s window
   /// this would need 60 M entries (~4 GiB); 1 M entries (~80 MiB) covers 16 k msg/s

@@ -210,7 +210,6 @@ Result<ConnId> Node::Impl::dial(const Address& addr, std::optional<PeerId> pid, 
   c.dialing = true;
   c.reconnect_dial = reconnect;
   c.opened_at = now.mono;
-  c.last_bytes_at = now.mono;
   c.info.id_is_bin = id_is_bin;
   ++counters.dials;
   if (reconnect) ++counters.reconnect_dials;
@@ -285,7 +284,6 @@ ConnId Node::on_incoming(const Address& remote, Time now) {
   Conn& c =
       s.conns.try_emplace(cid, cid, false, remote, s.config.limits.max_frame_bytes).first->second;
   c.opened_at = now.mono;
-  c.last_bytes_at = now.mono;
   // The new connection itself counts, hence `>`.
   if (s.conns.size() > s.config.limits.max_connections ||
       s.awaiting_count() > s.config.limits.max_awaiting) {
@@ -305,7 +303,6 @@ void Node::on_dial_connected(ConnId conn, Time now) {
   if (!c || !c->dialing) return;
   c->dialing = false;
   c->opened_at = now.mono;
-  c->last_bytes_at = now.mono;
   if (c->closing) return;
   s.send_handshake(*c, now);
 }
@@ -332,12 +329,16 @@ void Node::on_bytes(ConnId conn, ByteView data, Time now) {
   Conn* c = s.find(conn);
   if (!c || c->closing) return;
   s.counters.bytes_in += data.size();
-  c->last_bytes_at = now.mono;
+  const bool had_partial = c->reader.has_partial();
+  bool completed = false;
   auto status = c->reader.feed(data, [&](ByteView content) {
     // `c` stays valid: connections are only erased by on_closed, which the runtime never
     // calls from inside this function.
+    completed = true;
     if (!c->closing) s.on_frame(*c, content, now);
   });
+  // A new partial frame starts its stall clock; bytes that continue one do not reset it.
+  if (c->reader.has_partial() && (!had_partial || completed)) c->partial_since = now.mono;
   if (!status && !c->closing) {
     if (status.error().code == Errc::too_large) ++s.counters.oversize_frames;
     s.protocol_violation(*c, status.error().to_string());
@@ -381,7 +382,7 @@ void Node::tick(Time now) {
         continue;
       }
     }
-    if (c.reader.has_partial() && now.mono - c.last_bytes_at > lim.stalled_frame_timeout) {
+    if (c.reader.has_partial() && now.mono - c.partial_since > lim.stalled_frame_timeout) {
       ++s.counters.timeouts;
       s.close_conn(c, "partial frame stalled");
     }

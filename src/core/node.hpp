@@ -116,7 +116,9 @@ struct Counters {
   std::uint64_t handshakes_completed = 0, handshake_failures = 0, wrong_protocol = 0;
   std::uint64_t self_connections = 0, duplicate_connections = 0;
   std::uint64_t protocol_errors = 0;  ///< malformed frames/bodies/handshakes (link closed)
-  std::uint64_t checksum_failures = 0, oversize_frames = 0;
+  std::uint64_t checksum_failures = 0;
+  /// Frames over max_frame_bytes, or whose body decompresses beyond max_body_bytes.
+  std::uint64_t oversize_frames = 0;
   std::uint64_t connections_refused = 0;  ///< over max_connections / max_awaiting
   std::uint64_t timeouts = 0;             ///< handshake or stalled-frame timeouts
   std::uint64_t dials = 0, dial_failures = 0, reconnect_dials = 0;

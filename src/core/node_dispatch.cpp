@@ -71,6 +71,9 @@ void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
   }
   if (!opened) {
     if (opened.error().code == Errc::checksum_mismatch) ++counters.checksum_failures;
+    // A body over max_body_bytes (a compression bomb) is refused like a frame over
+    // max_frame_bytes, and counted with them.
+    if (opened.error().code == Errc::too_large) ++counters.oversize_frames;
     protocol_violation(c, opened.error().to_string());
     return;
   }

@@ -41,7 +41,9 @@ struct Conn {
   std::vector<wire::Compression> try_order;  ///< how to open the peer's frames
   wire::FrameReader reader;
   std::chrono::nanoseconds opened_at{0};
-  std::chrono::nanoseconds last_bytes_at{0};
+  /// When the partial frame now buffered began: the stall bound is on a frame's total time,
+  /// so a peer trickling a byte now and then cannot hold a frame open forever.
+  std::chrono::nanoseconds partial_since{0};
   /// The last user-level frame body we sent on this link, for `renegotiate/resend`.
   /// The last user message sent here, as its uncompressed frame (for a resend).
   SharedFrame last_frame;

@@ -162,6 +162,27 @@ TEST_F(OneNode, GarbageClosesOnlyThatConnection) {
   EXPECT_EQ(node.routing_table().size(), 1u);
 }
 
+TEST_F(OneNode, CountsACompressionBombAsAnOversizeFrame) {
+  auto cfg = config_for(4001);
+  cfg.limits.max_body_bytes = 64u << 10;
+  Node small(cfg);
+  RawPeer zpeer;
+  zpeer.methods = {flags::zlib};
+  const ConnId c = small.on_incoming(Address{"10.9.9.9", 50000}, t0);
+  small.on_bytes(c, zpeer.handshake(small.protocol().id(), t0.utc), t0);
+  ASSERT_EQ(small.routing_table().size(), 1u);
+  // 1 MiB of zeros: a few KiB on the wire, 16 times the body bound once inflated.
+  const Bytes bomb =
+      zpeer.frame(flags::broadcast, {Value(flags::broadcast), Value::bin(Bytes(1u << 20))}, t0.utc,
+                  wire::Compression::zlib);
+  ASSERT_LT(bomb.size(), 64u << 10);
+  small.on_bytes(c, bomb, t0);
+  EXPECT_TRUE(closed(small.take_outbox(), c));
+  EXPECT_EQ(small.counters().oversize_frames, 1u);
+  EXPECT_EQ(small.counters().protocol_errors, 1u);
+  EXPECT_EQ(small.counters().messages_delivered, 0u);
+}
+
 TEST_F(OneNode, ClosesStalledPartialFramesAndSlowHandshakes) {
   ConnId slow_hs = accept();
   ConnId partial = accept();
@@ -179,6 +200,24 @@ TEST_F(OneNode, ClosesStalledPartialFramesAndSlowHandshakes) {
   node.tick(at_seconds(61));  // stalled_frame_timeout = 60 s
   EXPECT_TRUE(closed(node.take_outbox(), partial));
   EXPECT_EQ(node.counters().timeouts, 2u);
+}
+
+TEST_F(OneNode, TricklingBytesDoesNotExtendAStalledFrame) {
+  ConnId c = accept();
+  feed(c, peer.handshake(node.protocol().id(), t0.utc));
+  const Bytes frame = peer.frame(flags::whisper, {Value(flags::whisper), Value("slow")}, t0.utc);
+  // One byte every 10 s: the connection is never idle for 60 s, but the frame is unfinished
+  // after 60 s and closed then.
+  bool was_closed = false;
+  double t = 0;
+  for (std::size_t i = 0; i + 1 < frame.size() && !was_closed; ++i, t += 10) {
+    node.on_bytes(c, ByteView(frame).subspan(i, 1), at_seconds(t));
+    node.tick(at_seconds(t + 1));
+    was_closed = closed(node.take_outbox(), c);
+    EXPECT_TRUE(!was_closed || t >= 60) << "closed at " << t << " s";
+  }
+  EXPECT_TRUE(was_closed);
+  EXPECT_EQ(node.counters().timeouts, 1u);
 }
 
 TEST(NodeLimits, RefusesConnectionsBeyondTheAwaitingBound) {

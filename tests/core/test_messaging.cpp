@@ -211,6 +211,32 @@ TEST(Messaging, IndirectReplyCrossesAChainOfFour) {
   EXPECT_EQ(net.entry(2).delivered.size(), 1u);
 }
 
+TEST(Messaging, PendingIndirectRepliesAreBoundedAndExpire) {
+  auto cfg = config_for(1);
+  cfg.limits.max_pending_requests = 2;
+  cfg.limits.request_timeout = std::chrono::seconds(5);
+  Node node(cfg);
+  // Replies to senders that are not neighbours each wait for a `response`.
+  auto far = [](int i) {
+    core::Message m;
+    m.msg_type = flags::broadcast;
+    m.sender = "FarAway" + std::to_string(i) + std::string(60, 'f');
+    return m;
+  };
+  const Time t0 = at_seconds(0);
+  EXPECT_TRUE(node.reply(far(1), Array{"a"}, t0).ok());
+  EXPECT_TRUE(node.reply(far(2), Array{"b"}, t0).ok());
+  auto refused = node.reply(far(3), Array{"c"}, t0);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::too_large);
+  EXPECT_EQ(node.counters().requests_sent, 2u);
+  node.tick(at_seconds(4));
+  EXPECT_EQ(node.counters().requests_expired, 0u);
+  node.tick(at_seconds(6));
+  EXPECT_EQ(node.counters().requests_expired, 2u);
+  EXPECT_TRUE(node.reply(far(3), Array{"c"}, at_seconds(6)).ok()) << "room again";
+}
+
 TEST(Messaging, PeersListsDialUpToMaxOutgoing) {
   MemNet net;
   for (std::uint16_t i = 1; i <= 7; ++i) net.add(config_for(i));
