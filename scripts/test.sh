@@ -57,7 +57,7 @@ fi
 if has_stage tsan; then
   section "ThreadSanitizer: the threaded runtime"
   configure build-tsan -DP2P_SANITIZE=thread -DP2P_BUILD_BENCH=OFF
-  # Only what runs threads: the runtime, API and churn tests, the examples and the CLI.
+  # Only what runs threads: the runtime, API, churn and hostile tests, the examples, the CLI.
   ninja -C build-tsan -j "$jobs" net_tests api_tests churn_tests hostile_tests example_tutorial example_tx_relay \
     example_events p2pmesh_cli
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
