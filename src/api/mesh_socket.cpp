@@ -262,15 +262,18 @@ void MeshSocket::Impl::fire(Event event, const std::string& peer, const std::str
   std::vector<Listener> due;
   {
     std::lock_guard<std::mutex> lock(l_mu);
-    for (auto it = listeners.begin(); it != listeners.end();) {
-      if (it->event != event) {
-        ++it;
-        continue;
+    // One pass that keeps the rest in order: erasing each `once` listener where it stands
+    // would be quadratic in the listeners waiting (a caller may have added many).
+    std::erase_if(listeners, [&](ListenerEntry& l) {
+      if (l.event != event) return false;
+      if (!l.once) {
+        due.push_back(l.fn);
+        return false;
       }
-      due.push_back(it->fn);
-      if (it->once && it->event == Event::message) --message_listeners;
-      it = it->once ? listeners.erase(it) : std::next(it);
-    }
+      if (event == Event::message) --message_listeners;
+      due.push_back(std::move(l.fn));
+      return true;
+    });
   }
   if (due.empty()) return;
   // A listener may destroy the socket: from here on only locals are touched, and the
