@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 namespace p2p::cli {
 
 std::int64_t monotonic_ns() {
@@ -24,7 +26,10 @@ LoggedMessage MessageLog::add(const Message& msg) {
   if (received_ == 0) first_ns_ = now;
   last_ns_ = now;
   ++received_;
-  cv_.notify_all();
+  if (wake_at_ != 0 && received_ >= wake_at_) {
+    wake_at_ = 0;
+    cv_.notify_all();
+  }
   return m;
 }
 
@@ -45,7 +50,9 @@ std::vector<LoggedMessage> MessageLog::drain() {
 
 MessageLog::WaitResult MessageLog::wait(std::uint64_t count, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
+  wake_at_ = std::max<std::uint64_t>(count, 1);
   const bool ok = cv_.wait_for(lock, timeout, [&] { return received_ >= count; });
+  wake_at_ = 0;
   return WaitResult{ok, received_, first_ns_, last_ns_};
 }
 

@@ -57,6 +57,10 @@ class MessageLog {
   std::uint64_t received_ = 0;
   std::uint64_t dropped_ = 0;
   std::int64_t first_ns_ = 0, last_ns_ = 0;
+  /// The count a wait() is waiting for (0: nobody waits). add() wakes the waiter only when
+  /// it is reached: a wake-up per message cost a context switch per message, and a node
+  /// relaying a burst to such a slow reader closed it as a slow peer.
+  std::uint64_t wake_at_ = 0;
 };
 
 }  // namespace p2p::cli
