@@ -59,7 +59,7 @@ class Config:
         self.inproc_floods = 2 if q else 5
         self.rss_settle = 0.5 if q else 1.0
         self.conn_count = 1000
-        self.relay_count_cpp = 20_000 if q else 100_000
+        self.relay_count_cpp = 20_000  # within the per-peer queue bound, see report.py (e)
         self.relay_count_ref = 500 if q else 3_000
         self.sim_args = (2000, 1, 5, 1) if q else (10000, 1, 20, 5)
         self.timed_out = {}  # (kind, key) -> why: a reference burst not to try again
@@ -167,6 +167,9 @@ def main():
     ap.add_argument("--runs", type=int, default=0, help="runs per workload (default 3, quick 1)")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-release"))
     ap.add_argument("--no-build", action="store_true", help="use the binaries as they are")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other workloads' results of the last run "
+                         "(build-dir/bench-results.json) and replace only those measured now")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     args = ap.parse_args()
     only = [x for x in args.only.split(",") if x]
@@ -232,6 +235,20 @@ def main():
     info["elapsed_s"] = time.monotonic() - t_start
 
     raw = os.path.join(cfg.build_dir, "bench-results.json")
+    if args.merge and os.path.exists(raw):
+        with open(raw) as f:
+            old = json.load(f)
+        for wl, runs in old["results"].items():
+            results.setdefault(wl, runs)
+        for key, msgs in old["errors"].items():
+            wl, impl = key.split("/", 1)
+            if wl not in selected:
+                errors.setdefault((wl, impl), msgs)
+        info["merged_from"] = old["info"]["date"]
+        info["command"] = old["info"]["command"] + "; then " + command
+        info["date"] = old["info"]["date"]
+        info["load_start"] = old["info"]["load_start"]
+        info["elapsed_s"] += old["info"].get("elapsed_s", 0)
     with open(raw, "w") as f:
         json.dump({"info": info, "results": results,
                    "errors": {"%s/%s" % k: v for k, v in errors.items()}}, f, indent=1)
