@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "mesh_links.hpp"
 #include "p2p/mesh_socket.hpp"
 
 namespace {
@@ -86,39 +87,6 @@ p2p::MeshOptions loopback_options(asio::io_context* ioc) {
   // Nothing compresses: the figures are the mesh's own cost, as with the references' runs.
   o.compression.clear();
   return o;
-}
-
-/// Undirected links from the routing tables, by node index.
-std::size_t count_edges(const std::vector<std::unique_ptr<MeshSocket>>& nodes, bool& connected) {
-  std::map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < nodes.size(); ++i) index[nodes[i]->id()] = i;
-  std::set<std::pair<std::size_t, std::size_t>> edges;
-  std::vector<std::vector<std::size_t>> adj(nodes.size());
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    for (const auto& [id, c] : nodes[i]->routing_table())
-      if (auto it = index.find(id); it != index.end()) {
-        auto e = std::make_pair(std::min(i, it->second), std::max(i, it->second));
-        if (edges.insert(e).second) {
-          adj[e.first].push_back(e.second);
-          adj[e.second].push_back(e.first);
-        }
-      }
-  std::vector<bool> seen(nodes.size(), false);
-  std::vector<std::size_t> stack{0};
-  seen[0] = true;
-  std::size_t reached = 1;
-  while (!stack.empty()) {
-    auto v = stack.back();
-    stack.pop_back();
-    for (auto w : adj[v])
-      if (!seen[w]) {
-        seen[w] = true;
-        ++reached;
-        stack.push_back(w);
-      }
-  }
-  connected = reached == nodes.size();
-  return edges.size();
 }
 
 std::uint64_t total_counter(const std::vector<std::unique_ptr<MeshSocket>>& nodes,
@@ -181,8 +149,9 @@ int flood(int argc, char** argv) {
     const bool formed = wait_until(
         timeout_s,
         [&] {
-          bool connected = false;
-          edges = count_edges(nodes, connected);
+          const auto links = p2p::cli::links_of(nodes);
+          const bool connected = p2p::cli::connected(nodes.size(), links);
+          edges = links.size();
           std::size_t awaiting = 0;
           for (auto& s : nodes) awaiting += s->awaiting_ids().size();
           if (edges != last_edges) {

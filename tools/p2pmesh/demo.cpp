@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "mesh_links.hpp"
 #include "mesh_picture.hpp"
 #include "nodes.hpp"
 #include "p2p/mesh_socket.hpp"
@@ -36,42 +37,6 @@ bool wait_until(double timeout_s, const std::function<bool()>& done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
   }
   return done();
-}
-
-/// Undirected links from every node's routing table, by node index.
-std::set<std::pair<std::size_t, std::size_t>> links_of(
-    const std::vector<std::unique_ptr<MeshSocket>>& nodes) {
-  std::map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < nodes.size(); ++i) index[nodes[i]->id()] = i;
-  std::set<std::pair<std::size_t, std::size_t>> edges;
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    for (const auto& [id, c] : nodes[i]->routing_table())
-      if (auto it = index.find(id); it != index.end())
-        edges.insert({std::min(i, it->second), std::max(i, it->second)});
-  return edges;
-}
-
-bool connected(std::size_t n, const std::set<std::pair<std::size_t, std::size_t>>& edges) {
-  std::vector<std::vector<std::size_t>> adj(n);
-  for (auto [a, b] : edges) {
-    adj[a].push_back(b);
-    adj[b].push_back(a);
-  }
-  std::vector<bool> seen(n, false);
-  std::vector<std::size_t> stack{0};
-  seen[0] = true;
-  std::size_t count = 1;
-  while (!stack.empty()) {
-    auto v = stack.back();
-    stack.pop_back();
-    for (auto w : adj[v])
-      if (!seen[w]) {
-        seen[w] = true;
-        ++count;
-        stack.push_back(w);
-      }
-  }
-  return count == n;
 }
 
 }  // namespace
