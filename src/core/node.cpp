@@ -465,15 +465,10 @@ void Node::Impl::send_user_message(Conn& c, const UserMessage& m, FrameSet& fram
 }
 
 Status Node::send(const Array& packets, std::uint8_t flag, std::uint8_t type, Time now) {
-  Impl& s = *impl_;
-  s.last_now = now;
-  auto m = s.make_user_message(packets, flag, type, now);
+  auto m =
+      prepare_message(impl_->id, packets, flag, type, now.utc, impl_->config.limits.max_body_bytes);
   if (!m) return m.error();
-  FrameSet frames(m->body(), m->id);
-  frames.set_raw(m->raw);
-  for (const auto& [pid, cid] : s.routing)
-    if (Conn* c = s.find(cid)) s.send_user_message(*c, *m, frames);
-  return {};
+  return send_prepared(std::move(*m), now);
 }
 
 Status Node::send_prepared(PreparedMessage message, Time now) {
