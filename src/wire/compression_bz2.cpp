@@ -1,6 +1,8 @@
-// bzip2 streams through libbz2, at block size 9 like Python's bz2.compress.
+// bzip2 streams through libbz2, at block size 9 like Python's bz2.compress, or smaller when
+// the input fits a smaller block.
 #include <bzlib.h>
 
+#include <algorithm>
 #include <string>
 
 #include "wire/compression_bounded.hpp"
@@ -10,7 +12,16 @@ namespace p2p::wire::detail {
 
 namespace {
 
-constexpr int block_size_100k = 9;  // Python's bz2.compress default compresslevel
+constexpr int max_block_size_100k = 9;  // Python's bz2.compress default compresslevel
+
+// The smallest block size (in 100 kB) that holds `n` bytes in one block, as level 9 would:
+// the same compressed data, but the encoder allocates about 1.2 MB instead of 7.6 MB per
+// call, and the receiver about 0.4 MB instead of 3.6 MB. A block holds 100,000 x size - 19
+// bytes (bzlib's nblockMAX).
+int block_size_for(std::size_t n) {
+  const std::size_t blocks = (n + 19 + 99'999) / 100'000;
+  return static_cast<int>(std::clamp<std::size_t>(blocks, 1, max_block_size_100k));
+}
 constexpr int default_work_factor = 0;
 
 Error bz2_error(const std::string& what) {
@@ -71,12 +82,12 @@ class Bz2Decoder {
 }  // namespace
 
 Status bz2_compress(Pieces input, Bytes& out) {
+  const std::size_t n = total_size(input);
   bz_stream s{};
-  if (BZ2_bzCompressInit(&s, block_size_100k, 0, default_work_factor) != BZ_OK) {
+  if (BZ2_bzCompressInit(&s, block_size_for(n), 0, default_work_factor) != BZ_OK) {
     return bz2_error("BZ2_bzCompressInit failed");
   }
   const std::size_t base = out.size();
-  const std::size_t n = total_size(input);
   out.resize(base + n + n / 100 + 600);  // bzlib's documented worst case
   std::size_t written = 0;
   auto run = [&](int action, int want) {
