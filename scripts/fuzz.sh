@@ -9,8 +9,13 @@
 #                                            kept working corpus fuzz/corpus-work/<target>/
 #                                            (gitignored, seeded from fuzz/corpus/<target>/)
 #
+#   scripts/fuzz.sh --replay [TARGET...]     runs every input of the working corpus
+#                                            fuzz/corpus-work/<target>/ once, no mutation
+#
 # TARGETs default to every target (<build>/fuzz/targets.txt). P2P_FUZZ_BUILD_DIR picks the
-# build directory (default build-fuzz), P2P_JOBS the build parallelism. Targets run one at a
+# build directory (default build-fuzz), P2P_FUZZ_SANITIZE the sanitizers beside libFuzzer
+# (default address,undefined; "undefined" alone runs several times faster, see
+# docs/testing.md), P2P_JOBS the build parallelism. Targets run one at a
 # time; each prints its executions, exec/s, wall time, coverage and corpus size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,17 +26,22 @@ if [[ ${1:-} == --runs ]]; then
   mode=runs
   amount=${2:?--runs needs a number}
   shift 2
+elif [[ ${1:-} == --replay ]]; then
+  mode=replay
+  amount=once
+  shift
 elif [[ ${1:-} =~ ^[0-9]+$ ]]; then
   amount=$1
   shift
 fi
 build=${P2P_FUZZ_BUILD_DIR:-build-fuzz}
+sanitize=${P2P_FUZZ_SANITIZE:-address,undefined}
 jobs=${P2P_JOBS:-$(nproc)}
 
 cmake -S . -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DP2P_BUILD_FUZZ=ON -DP2P_BUILD_TESTS=OFF -DP2P_BUILD_BENCH=OFF -DP2P_WERROR=ON \
-  -DP2P_SANITIZE=address,undefined >/dev/null
+  -DP2P_SANITIZE="$sanitize" -DP2P_FUZZ_SANITIZE="$sanitize" >/dev/null
 
 if (($#)); then
   targets=("$@")
@@ -51,9 +61,18 @@ for target in "${targets[@]}"; do
   if [[ $mode == runs ]]; then
     corpus="fuzz/corpus-work/$target"
     limit=(-runs="$amount")
+  elif [[ $mode == replay ]]; then
+    corpus="fuzz/corpus-work/$target"
+    # -runs=0: libFuzzer executes every input of the corpus while loading it, then stops.
+    limit=(-runs=0)
   else
     corpus=$(mktemp -d)
     limit=(-max_total_time="$amount")
+  fi
+  if [[ $mode == replay && ! -d $corpus ]]; then
+    echo "fuzz: no working corpus $corpus to replay (make one with --runs)" >&2
+    failed+=("$target")
+    continue
   fi
   mkdir -p "$corpus"
   if [ -d "fuzz/corpus/$target" ]; then cp -r "fuzz/corpus/$target/." "$corpus/"; fi
