@@ -183,13 +183,14 @@ class EngineHarness {
       check(links.insert(p.conn).second, "two routing entries on one link");
     }
     std::size_t incoming_awaiting = 0;
-    for (const auto& a : node_.awaiting()) {
+    const auto awaiting = node_.awaiting();
+    for (const auto& a : awaiting) {
       check(conns_.contains(a.conn) && !closing_.contains(a.conn), "awaiting a closed link");
       check(!links.contains(a.conn), "a link both awaiting and in the routing table");
       if (!a.outgoing) ++incoming_awaiting;
     }
     check(incoming_awaiting <= limits_.max_awaiting, "incoming awaiting over max_awaiting");
-    check(table.size() + node_.awaiting().size() <= limits_.max_connections,
+    check(table.size() + awaiting.size() <= limits_.max_connections,
           "live connections over max_connections");
     check(node_.seen_cache_size() <= limits_.seen_cache_entries, "seen cache over its bound");
 

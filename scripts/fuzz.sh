@@ -15,8 +15,10 @@
 # TARGETs default to every target (<build>/fuzz/targets.txt). P2P_FUZZ_BUILD_DIR picks the
 # build directory (default build-fuzz), P2P_FUZZ_SANITIZE the sanitizers beside libFuzzer
 # (default address,undefined; "undefined" alone runs several times faster, see
-# docs/testing.md), P2P_JOBS the build parallelism. Targets run one at a
-# time; each prints its executions, exec/s, wall time, coverage and corpus size.
+# docs/testing.md), P2P_JOBS the build parallelism, P2P_FUZZ_PROCS the fuzzing processes per
+# target of a long run (default 1; N processes share the working corpus and each makes 1/N of
+# the executions). Targets run one at a time; each prints its executions, exec/s, wall time,
+# coverage and corpus size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,8 @@ fi
 build=${P2P_FUZZ_BUILD_DIR:-build-fuzz}
 sanitize=${P2P_FUZZ_SANITIZE:-address,undefined}
 jobs=${P2P_JOBS:-$(nproc)}
+procs=1
+if [[ $mode == runs ]]; then procs=${P2P_FUZZ_PROCS:-1}; fi
 
 cmake -S . -B "$build" -G Ninja \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -84,22 +88,45 @@ for target in "${targets[@]}"; do
   # quarantine_size_mb: ASan's default 256 MiB quarantine hands every allocation fresh pages,
   # which makes the codec targets (each run allocates a codec state) 5x slower; 8 MiB still
   # holds far more than one execution frees, so a use-after-free within a run is caught.
+  run_fuzzer() {
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=8 \
+      UBSAN_OPTIONS=print_stacktrace=1 \
+      "$build/fuzz/$target" "$@" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus"
+  }
   status=0
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=8 \
-    UBSAN_OPTIONS=print_stacktrace=1 \
-    "$build/fuzz/$target" "${limit[@]}" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 || status=$?
+  if ((procs == 1)); then
+    logs=("$log")
+    run_fuzzer "${limit[@]}" >"$log" 2>&1 || status=$?
+  else
+    # Independent processes on one corpus directory: each picks up what the others add
+    # (libFuzzer's -reload), and the executions add up.
+    logs=()
+    pids=()
+    for ((i = 0; i < procs; i++)); do
+      logs+=("$build/fuzz-logs/$target.$i.log")
+      run_fuzzer -runs=$((amount / procs)) -seed=$((i + 1)) >"${logs[i]}" 2>&1 &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+  fi
   wall=$(($(date +%s) - start))
   cleanup
   if ((status != 0)); then
-    tail -n 60 "$log"
+    for l in "${logs[@]}"; do tail -n 60 "$l"; done
     failed+=("$target")
     continue
   fi
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
-  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
-  final=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' || true)
+  execs=0
+  rss=0
+  for l in "${logs[@]}"; do
+    execs=$((execs + $(sed -n 's/^stat::number_of_executed_units: *//p' "$l")))
+    r=$(sed -n 's/^stat::peak_rss_mb: *//p' "$l")
+    ((r > rss)) && rss=$r
+  done
+  rate=$((execs / (wall > 0 ? wall : 1)))
+  final=$(grep -hE '^#[0-9]+' "${logs[@]}" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' || true)
+  if ((procs > 1)); then final="$final ($procs processes; corpus now $(ls "$corpus" | wc -l) inputs)"; fi
   echo "   $execs executions, $rate exec/s, ${wall} s wall, peak RSS ${rss} MB, $final, 0 findings"
 done
 
