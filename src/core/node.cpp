@@ -471,6 +471,10 @@ Status Node::send(const Array& packets, std::uint8_t flag, std::uint8_t type, Ti
   return send_prepared(std::move(*m), now);
 }
 
+void Node::prefetch(const PreparedMessage& message) const noexcept {
+  if (message.flag == flags::broadcast) impl_->seen.prefetch(message.id);
+}
+
 Status Node::send_prepared(PreparedMessage message, Time now) {
   Impl& s = *impl_;
   s.last_now = now;

@@ -184,6 +184,9 @@ class Node {
   /// max_body_bytes. A broadcast whose (id, time) was already used is restamped with the
   /// next free second, as send() does.
   Status send_prepared(PreparedMessage message, Time now);
+  /// A hint that send_prepared(message) comes soon: starts loading its de-duplication slot
+  /// (see SeenCache::prefetch), so that a queue of sends overlaps those cache misses.
+  void prefetch(const PreparedMessage& message) const noexcept;
   /// Sends [flag, id, time, type, packets...] on one established link only.
   Status send_to(ConnId conn, const Array& packets, std::uint8_t flag, std::uint8_t type, Time now);
   /// Dials `addr`, expecting `id` when given. Refused (error) for our own address or id, and

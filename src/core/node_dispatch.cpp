@@ -77,6 +77,7 @@ void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
     protocol_violation(c, opened.error().to_string());
     return;
   }
+  seen.prefetch(opened->id);  // a broadcast's de-duplication, while the body decodes
   auto body = wire::decode_body(opened->body, wire::DecodeLimits{config.limits.max_depth});
   if (!body) {
     protocol_violation(c, "undecodable body: " + body.error().to_string());

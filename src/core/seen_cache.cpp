@@ -1,12 +1,18 @@
 #include "core/seen_cache.hpp"
 
+#include <sys/mman.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <utility>
 
 namespace p2p::core {
 
 namespace {
 
 constexpr std::size_t initial_slots = 1024;
+constexpr std::size_t map_threshold_bytes = std::size_t{1} << 20;
 
 /// The murmur3 finaliser: every input bit reaches every output bit.
 std::uint64_t mix(std::uint64_t x) noexcept {
@@ -37,8 +43,59 @@ SeenCache::Key SeenCache::key_of(const wire::Digest256& id, std::uint64_t time) 
   return k;
 }
 
+SeenCache::Slots::Slots(std::size_t count) : count_(count) {
+  const std::size_t bytes = count * sizeof(Key);
+  if (bytes >= map_threshold_bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+      ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP the table just uses 4 KiB pages
+#endif
+      data_ = static_cast<Key*>(p);
+      mapped_ = true;
+      return;
+    }
+  }
+  data_ = static_cast<Key*>(std::calloc(count, sizeof(Key)));
+  if (data_ == nullptr) throw std::bad_alloc();
+}
+
+SeenCache::Slots::~Slots() {
+  release();
+}
+
+SeenCache::Slots::Slots(Slots&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      count_(std::exchange(other.count_, 0)),
+      mapped_(std::exchange(other.mapped_, false)) {}
+
+SeenCache::Slots& SeenCache::Slots::operator=(Slots&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    count_ = std::exchange(other.count_, 0);
+    mapped_ = std::exchange(other.mapped_, false);
+  }
+  return *this;
+}
+
+void SeenCache::Slots::release() noexcept {
+  if (data_ == nullptr) return;
+  if (mapped_)
+    ::munmap(data_, count_ * sizeof(Key));
+  else
+    std::free(data_);
+  data_ = nullptr;
+}
+
 std::size_t SeenCache::home(const Key& k) const noexcept {
-  return static_cast<std::size_t>(mix(k.a ^ seed_ ^ mix(k.b + k.time))) & mask_;
+  return static_cast<std::size_t>(mix(k.a ^ seed_ ^ mix(k.b))) & mask_;
+}
+
+void SeenCache::prefetch(const wire::Digest256& id) const noexcept {
+  // key_of() with any time: home() does not read it.
+  __builtin_prefetch(&slots_[home(key_of(id, 1))]);
+  if (size_ >= capacity_ && !order_.empty()) __builtin_prefetch(&slots_[home(order_.front())]);
 }
 
 std::size_t SeenCache::probe(const Key& k) const noexcept {
@@ -92,11 +149,11 @@ void SeenCache::erase(const Key& k) noexcept {
 }
 
 void SeenCache::grow() {
-  std::vector<Key> old(slots_.size() * 2);
-  old.swap(slots_);
+  Slots old(slots_.size() * 2);
+  std::swap(old, slots_);
   mask_ = slots_.size() - 1;
-  for (const Key& k : old)
-    if (!empty(k)) slots_[probe(k)] = k;
+  for (std::size_t i = 0; i < old.size(); ++i)
+    if (!empty(old[i])) slots_[probe(old[i])] = old[i];
 }
 
 void SeenCache::expire(std::uint64_t now_utc) {

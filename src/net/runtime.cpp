@@ -268,6 +268,11 @@ void Runtime::drain_inbox() {
         if (inbox_.size() == cfg_.max_pending_commands) inbox_room_.notify_all();
         cmd.emplace(std::move(inbox_.front()));
         inbox_.pop_front();
+        // The next send's seen-cache slot loads while this one runs (a cache miss per
+        // message once the cache is large).
+        if (!inbox_.empty())
+          if (const auto* next = std::get_if<core::PreparedMessage>(&inbox_.front()))
+            node_->prefetch(*next);
       }
       run_inbox_item(*cmd, t);
       if (node_->outbox_frame_bytes() >= inbox_pump_bytes) pump();

@@ -18,16 +18,21 @@ wire::Digest256 digest(std::mt19937_64& rng) {
   return d;
 }
 
-TEST(SeenCache, AgreesWithAModelThroughEvictionExpiryAndGrowth) {
-  constexpr std::size_t capacity = 5000;
+// Capacity 5,000 keeps the table on the heap; 30,000 grows it past 1 MiB, onto its own
+// mapping (SeenCache::Slots).
+class SeenCacheModel : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(SeenCacheModel, AgreesThroughEvictionExpiryAndGrowth) {
+  const std::size_t capacity = GetParam();
+  const int steps = static_cast<int>(capacity * 8);
   SeenCache cache(capacity, 42);
   std::set<std::tuple<wire::Digest256, std::uint64_t>> model;
   std::deque<std::tuple<wire::Digest256, std::uint64_t>> order;
   std::vector<std::tuple<wire::Digest256, std::uint64_t>> all;
   std::mt19937_64 rng(7);
   std::uint64_t now = 1000, evicted = 0;
-  for (int step = 0; step < 40000; ++step) {
-    if (step % 1000 == 999) {
+  for (int step = 0; step < steps; ++step) {
+    if (step % static_cast<int>(capacity / 5) == 0) {
       now += 7;
       cache.expire(now);
       while (!order.empty() && std::get<1>(order.front()) + SeenCache::window_seconds < now) {
@@ -35,12 +40,17 @@ TEST(SeenCache, AgreesWithAModelThroughEvictionExpiryAndGrowth) {
         order.pop_front();
       }
     }
-    // Mostly new ids, sometimes a repeat of an old one (present or long gone).
+    // Mostly new ids, sometimes a repeat of an old one (present or long gone), sometimes an
+    // old id with another time (the same slot home, a different entry).
     std::tuple<wire::Digest256, std::uint64_t> key;
-    if (!all.empty() && rng() % 4 == 0)
+    const auto pick = rng() % 8;
+    if (!all.empty() && pick < 2)
       key = all[rng() % all.size()];
+    else if (!all.empty() && pick == 2)
+      key = {std::get<0>(all[rng() % all.size()]), now - rng() % 3};
     else
       key = {digest(rng), now - rng() % 3};
+    cache.prefetch(std::get<0>(key));  // a hint only: no effect on the answers
     const bool fresh = !model.contains(key);
     ASSERT_EQ(cache.insert(std::get<0>(key), std::get<1>(key)), fresh) << "step " << step;
     if (fresh) {
@@ -60,6 +70,8 @@ TEST(SeenCache, AgreesWithAModelThroughEvictionExpiryAndGrowth) {
   for (const auto& k : all)
     ASSERT_EQ(cache.contains(std::get<0>(k), std::get<1>(k)), model.contains(k));
 }
+
+INSTANTIATE_TEST_SUITE_P(Capacities, SeenCacheModel, ::testing::Values(5000, 30000));
 
 TEST(SeenCache, ACapacityOfZeroStillHoldsOne) {
   SeenCache cache(0);
