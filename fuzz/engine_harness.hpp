@@ -193,6 +193,7 @@ class EngineHarness {
     check(table.size() + awaiting.size() <= limits_.max_connections,
           "live connections over max_connections");
     check(node_.seen_cache_size() <= limits_.seen_cache_entries, "seen cache over its bound");
+    check(node_.known_peer_count() <= limits_.max_known_peers, "known peers over their bound");
 
     std::array<std::uint64_t, counter_fields> now_counters{};
     snapshot_counters(now_counters);

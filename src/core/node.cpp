@@ -627,4 +627,8 @@ std::size_t Node::seen_cache_size() const noexcept {
   return impl_->seen.size();
 }
 
+std::size_t Node::known_peer_count() const noexcept {
+  return impl_->known.size();
+}
+
 }  // namespace p2p::core

@@ -224,6 +224,9 @@ class Node {
   const Counters& counters() const noexcept;
   void reset_counters() noexcept;
   std::size_t seen_cache_size() const noexcept;
+  /// Addresses remembered for self-healing (from handshakes and peers lists); at most
+  /// limits.max_known_peers.
+  std::size_t known_peer_count() const noexcept;
   const NodeConfig& config() const noexcept;
 
  private:

@@ -220,6 +220,37 @@ TEST_F(OneNode, TricklingBytesDoesNotExtendAStalledFrame) {
   EXPECT_EQ(node.counters().timeouts, 1u);
 }
 
+TEST(NodeLimits, KnownPeersStayWithinMaxKnownPeers) {
+  // Peers lists are advice from strangers: however many entries arrive, in however many
+  // lists, the node remembers at most max_known_peers addresses.
+  NodeConfig cfg = config_for(4000);
+  cfg.limits.max_known_peers = 8;
+  cfg.max_outgoing = 0;  // remember only, dial nothing
+  Node node(cfg);
+  RawPeer peer;
+  const Time t0 = at_seconds(0);
+  const ConnId c = node.on_incoming(Address{"10.9.9.9", 50000}, t0);
+  node.on_bytes(c, peer.handshake(node.protocol().id(), t0.utc), t0);
+  ASSERT_EQ(node.routing_table().size(), 1u);
+  EXPECT_EQ(node.known_peer_count(), 1u);  // the peer itself, from its handshake
+  auto list = [&](int first, int count) {
+    Array entries;
+    for (int i = first; i < first + count; ++i)
+      entries.push_back(
+          Value::array({Value::array({Value("10.1.0." + std::to_string(i % 250)), Value(5000 + i)}),
+                        Value("KnownPeer" + std::to_string(i) + std::string(50, 'k'))}));
+    return peer.frame(flags::whisper, {Value(flags::peers), Value(std::move(entries))}, t0.utc);
+  };
+  node.on_bytes(c, list(0, 5), t0);
+  EXPECT_EQ(node.known_peer_count(), 6u);
+  for (int round = 0; round < 20; ++round) {
+    node.on_bytes(c, list(100 + round * 1000, 1000), t0);
+    EXPECT_EQ(node.known_peer_count(), 8u) << "round " << round;
+  }
+  EXPECT_EQ(node.routing_table().size(), 1u) << "the peer that sent them is still linked";
+  EXPECT_EQ(node.counters().protocol_errors, 0u);
+}
+
 TEST(NodeLimits, RefusesConnectionsBeyondTheAwaitingBound) {
   auto cfg = config_for(4000);
   cfg.limits.max_awaiting = 3;
