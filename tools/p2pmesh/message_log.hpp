@@ -40,7 +40,9 @@ class MessageLog {
     std::uint64_t received = 0;
     std::int64_t first_ns = 0, last_ns = 0;
   };
-  /// Waits until `count` messages were received since the last reset, or `timeout`.
+  /// Waits until `count` messages were received since the last reset, or `timeout`. One
+  /// waiter at a time (the JSON node runs its commands one after another): the wake-up is
+  /// armed for a single count.
   WaitResult wait(std::uint64_t count, std::chrono::milliseconds timeout);
   /// Zeroes the count and the first/last times (indices keep counting).
   void reset();
