@@ -45,6 +45,7 @@ class Config:
         self.runs = args.runs or (1 if args.quick else 3)
         q = args.quick
         self.tcp_rounds = 20_000 if q else 100_000
+        self.tcp_chain_messages = 300 if q else 2_000
         self.tcp_stream_bytes = (1 if q else 4) << 30
         self.zmq_count_64 = 500_000 if q else 2_000_000
         self.zmq_count_4k = 100_000 if q else 300_000
@@ -244,10 +245,17 @@ def main():
             wl, impl = key.split("/", 1)
             if wl not in selected:
                 errors.setdefault((wl, impl), msgs)
+        # The header keeps the first run's date and load, and lists every rerun with its own:
+        # figures measured at different times must say so.
+        rerun = {"command": command, "date": info["date"], "workloads": list(selected),
+                 "load_start": info["load_start"], "load_end": info["load_end"],
+                 "elapsed_s": info["elapsed_s"]}
+        info["reruns"] = old["info"].get("reruns", []) + [rerun]
         info["merged_from"] = old["info"]["date"]
         info["command"] = old["info"]["command"] + "; then " + command
         info["date"] = old["info"]["date"]
         info["load_start"] = old["info"]["load_start"]
+        info["load_end"] = old["info"]["load_end"]
         info["elapsed_s"] += old["info"].get("elapsed_s", 0)
     with open(raw, "w") as f:
         json.dump({"info": info, "results": results,

@@ -63,6 +63,13 @@ def ceilings(cfg):
                         str(cfg.tcp_rounds), "--size", "64"], timeout=120)
     out["tcp_one_way_p50_us"] = objs[-1]["one_way_p50_us"]
     out["tcp_one_way_p99_us"] = objs[-1]["one_way_p99_us"]
+    # The same 7 hops as the chain workload, relayed by 8 processes with blocking reads and
+    # one message every millisecond: each hop wakes a process that was asleep.
+    objs, _ = run_json([cfg.binary("tcp_pingpong"), "chain", "--hops", "7", "--messages",
+                        str(cfg.tcp_chain_messages), "--size", "64", "--gap-us", "1000"],
+                       timeout=120)
+    out["tcp_chain_p50_us"] = objs[-1]["p50_us"]
+    out["tcp_chain_p99_us"] = objs[-1]["p99_us"]
     objs, _ = run_json([cfg.binary("tcp_pingpong"), "stream", "--bytes",
                         str(cfg.tcp_stream_bytes)], timeout=120)
     out["tcp_stream_bytes_per_s"] = objs[-1]["bytes_per_s"]

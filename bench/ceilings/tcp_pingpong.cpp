@@ -7,6 +7,14 @@
 //   tcp_pingpong stream [--bytes B] [--chunk C]
 //       The parent writes B bytes in C-byte writes; the child reads them all, then answers
 //       one byte. Throughput = B / (time from the first write to that answer).
+//   tcp_pingpong chain [--hops H] [--messages N] [--warmup W] [--size S] [--gap-us G]
+//       H + 1 processes in a line of loopback TCP links, each relaying S bytes to the next
+//       with blocking reads and writes. The parent sends one message every G microseconds
+//       (after the previous one arrived); latency = the last process's arrival - the send
+//       (CLOCK_MONOTONIC in both). p50/p99 over N messages after W unmeasured ones. Unlike
+//       the ping-pong, whose two processes answer each other at once and so stay awake, each
+//       hop here wakes a process that has slept since the last message, as in a mesh whose
+//       messages are spaced out: what a relay chain at best costs on this machine.
 //
 // Prints one JSON line. No framing, no hashing, no copies beyond the kernel's: what any
 // protocol over loopback TCP on this machine can at best reach.
@@ -16,6 +24,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +74,12 @@ int dial_loopback(std::uint16_t port) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("connect");
   set_nodelay(fd);
   return fd;
+}
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 bool read_all(int fd, char* p, std::size_t n) {
@@ -174,6 +189,71 @@ int stream(std::size_t total, std::size_t chunk) {
   return 0;
 }
 
+int chain(std::size_t hops, std::size_t messages, std::size_t warmup, std::size_t size,
+          std::size_t gap_us) {
+  size = std::max(size, sizeof(std::int64_t));  // the send time travels in the message
+  // Process i (1..hops) accepts from process i-1 on listeners[i] and dials process i+1; all
+  // listeners exist before any fork, so every dial finds its peer listening.
+  std::vector<int> listeners(hops + 1, -1);
+  std::vector<std::uint16_t> ports(hops + 1, 0);
+  for (std::size_t i = 1; i <= hops; ++i) listeners[i] = listen_loopback(ports[i]);
+  int result[2];
+  if (pipe(result) != 0) die("pipe");
+  std::vector<pid_t> children;
+  for (std::size_t i = 1; i <= hops; ++i) {
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid > 0) {
+      children.push_back(pid);
+      continue;
+    }
+    alarm(600);  // bounded even if the parent dies without closing the link
+    int up = accept(listeners[i], nullptr, nullptr);
+    if (up < 0) die("accept");
+    set_nodelay(up);
+    const bool last = i == hops;
+    int down = last ? -1 : dial_loopback(ports[i + 1]);
+    std::vector<char> buf(size);
+    while (read_all(up, buf.data(), size)) {
+      if (!last) {
+        if (!write_all(down, buf.data(), size)) break;
+        continue;
+      }
+      std::int64_t sent_ns = 0;
+      std::memcpy(&sent_ns, buf.data(), sizeof sent_ns);
+      const std::int64_t took_ns = monotonic_ns() - sent_ns;
+      if (!write_all(result[1], reinterpret_cast<const char*>(&took_ns), sizeof took_ns)) break;
+    }
+    _exit(0);  // EOF from upstream: closing `down` passes it on
+  }
+  for (int l : listeners)
+    if (l >= 0) close(l);
+  close(result[1]);
+  int fd = dial_loopback(ports[1]);
+  std::vector<char> buf(size, 'x');
+  std::vector<double> latency_us;
+  latency_us.reserve(messages);
+  const timespec gap{static_cast<time_t>(gap_us / 1'000'000),
+                     static_cast<long>(gap_us % 1'000'000 * 1000)};
+  for (std::size_t i = 0; i < warmup + messages; ++i) {
+    nanosleep(&gap, nullptr);
+    const std::int64_t now_ns = monotonic_ns();
+    std::memcpy(buf.data(), &now_ns, sizeof now_ns);
+    std::int64_t took_ns = 0;
+    if (!write_all(fd, buf.data(), size) ||
+        !read_all(result[0], reinterpret_cast<char*>(&took_ns), sizeof took_ns))
+      die("chain");
+    if (i >= warmup) latency_us.push_back(static_cast<double>(took_ns) / 1e3);
+  }
+  close(fd);
+  for (pid_t pid : children) waitpid(pid, nullptr, 0);
+  std::printf(
+      "{\"workload\":\"tcp_chain\",\"impl\":\"tcp\",\"hops\":%zu,\"messages\":%zu,"
+      "\"size\":%zu,\"gap_us\":%zu,\"p50_us\":%.3f,\"p99_us\":%.3f}\n",
+      hops, messages, size, gap_us, percentile(latency_us, 50), percentile(latency_us, 99));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,8 +266,15 @@ int main(int argc, char** argv) {
   if (mode == "stream")
     return stream(arg(argc, argv, "--bytes", std::size_t{4} << 30),
                   std::max<std::size_t>(1, arg(argc, argv, "--chunk", 64u << 10)));
+  if (mode == "chain")
+    return chain(std::clamp<std::size_t>(arg(argc, argv, "--hops", 7), 1, 64),
+                 std::max<std::size_t>(1, arg(argc, argv, "--messages", 1'000)),
+                 arg(argc, argv, "--warmup", 100), arg(argc, argv, "--size", 64),
+                 std::min<std::size_t>(arg(argc, argv, "--gap-us", 1'000), 10'000'000));
   std::fprintf(stderr,
                "usage: tcp_pingpong latency [--rounds N] [--warmup W] [--size S]\n"
-               "       tcp_pingpong stream [--bytes B] [--chunk C]\n");
+               "       tcp_pingpong stream [--bytes B] [--chunk C]\n"
+               "       tcp_pingpong chain [--hops H] [--messages N] [--warmup W] [--size S]"
+               " [--gap-us G]\n");
   return 2;
 }
