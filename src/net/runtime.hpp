@@ -313,6 +313,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   using InboxItem =
       std::variant<core::PreparedMessage, std::function<void(core::Node&, core::Time)>>;
   std::deque<InboxItem> inbox_;
+  std::size_t room_waiters_ = 0;        ///< producers waiting for the queue to shrink
+  std::vector<InboxItem> inbox_taken_;  ///< the batch drain_inbox() runs (io thread only)
+  std::size_t inbox_low_water() const noexcept;
   bool enqueue(InboxItem item);
   void run_inbox_item(InboxItem& item, core::Time now);
 
