@@ -318,7 +318,10 @@ void Runtime::update_backlog(Link& link) {
   const std::size_t queued = link.phase == Link::Phase::closed ? 0 : link.queue.queued_bytes();
   if (!link.backlogged && queued >= cfg_.max_queued_bytes / 2) {
     link.backlogged = true;
-    if (backlogged_links_++ == 0) set_paused(true);
+    if (backlogged_links_++ == 0) {
+      ++rt_counters_.send_pauses;
+      set_paused(true);
+    }
   } else if (link.backlogged && queued <= cfg_.max_queued_bytes / 8) {
     link.backlogged = false;
     if (--backlogged_links_ == 0) set_paused(false);

@@ -90,6 +90,7 @@ struct RuntimeCounters {
   std::uint64_t reads = 0, write_batches = 0;
   std::uint64_t callback_exceptions = 0;  ///< user handlers / listeners that threw
   std::uint64_t commands_refused = 0;     ///< user commands the node refused (see errors)
+  std::uint64_t send_pauses = 0;  ///< times a peer's backlog paused commands from other threads
 };
 
 struct RecentError {
