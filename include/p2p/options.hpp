@@ -93,7 +93,8 @@ struct MeshOptions {
   /// Period of the engine's timer (timeouts, cache expiry, self-healing).
   std::chrono::milliseconds tick_interval{250};
   /// Commands (send, connect, reply, ...) from other threads waiting for the io thread.
-  /// When that many wait, the calling thread blocks until the io thread catches up: a
+  /// When that many wait, the calling thread blocks until the io thread has worked the
+  /// queue down to half (waking per free place would cost a context switch per call): a
   /// producer faster than the network is slowed down rather than growing memory. Calls on
   /// an io thread never block.
   std::size_t max_pending_commands = 65536;

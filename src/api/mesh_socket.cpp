@@ -83,7 +83,8 @@ void append_counters(MeshStatus& out, const core::Counters& c, const net::Runtim
        {"reads", r.reads},
        {"write_batches", r.write_batches},
        {"callback_exceptions", r.callback_exceptions},
-       {"commands_refused", r.commands_refused}};
+       {"commands_refused", r.commands_refused},
+       {"send_pauses", r.send_pauses}};
 }
 
 }  // namespace

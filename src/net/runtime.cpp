@@ -227,9 +227,13 @@ bool Runtime::submit_send(core::PreparedMessage message) {
 
 bool Runtime::enqueue(InboxItem item) {
   std::unique_lock<std::mutex> lock(inbox_mu_);
-  if (inbox_.size() >= cfg_.max_pending_commands && !on_io_thread())
-    inbox_room_.wait(lock,
-                     [&] { return !accepting_ || inbox_.size() < cfg_.max_pending_commands; });
+  if (inbox_.size() >= cfg_.max_pending_commands && !on_io_thread()) {
+    // Wait until the queue is down to half, not for one free place: a producer woken per
+    // command would pay a futex wake-up and a context switch for every send.
+    ++room_waiters_;
+    inbox_room_.wait(lock, [&] { return !accepting_ || inbox_.size() <= inbox_low_water(); });
+    --room_waiters_;
+  }
   if (!accepting_) return false;
   inbox_.push_back(std::move(item));
   if (!drain_posted_ && !paused_) {
@@ -251,34 +255,46 @@ void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
   }
 }
 
+std::size_t Runtime::inbox_low_water() const noexcept {
+  return cfg_.max_pending_commands / 2;
+}
+
 void Runtime::drain_inbox() {
+  // Commands are taken a batch at a time under one lock: a producer sending as fast as it
+  // can then rarely meets the io thread on the mutex (each meeting is a futex call).
+  std::vector<InboxItem>& batch = inbox_taken_;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    while (batch.size() < inbox_batch && !inbox_.empty()) {
+      batch.push_back(std::move(inbox_.front()));
+      inbox_.pop_front();
+    }
+    if (room_waiters_ > 0 && inbox_.size() <= inbox_low_water()) inbox_room_.notify_all();
+  }
+  std::size_t done = 0;
   item([&] {
     // Commands run one at a time, and their output is executed (pumped) every
-    // `inbox_pump_bytes` of frames or `inbox_batch` commands: pacing then stops the batch
-    // soon after a peer's write queue passes its high-water mark, while a burst of small
-    // sends still becomes one snapshot and one gathered write per group.
+    // `inbox_pump_bytes` of frames: pacing then stops the batch soon after a peer's write
+    // queue passes its high-water mark, while a burst of small sends still becomes one
+    // snapshot and one gathered write per group.
     // One clock read per batch: the batch lasts microseconds, and the node's clock only
     // times handshakes, stalls and expiry.
     const core::Time t = now();
-    for (std::size_t i = 0; i < inbox_batch && !closed_ && backlogged_links_ == 0; ++i) {
-      std::optional<InboxItem> cmd;
-      {
-        std::lock_guard<std::mutex> lock(inbox_mu_);
-        if (inbox_.empty()) break;
-        if (inbox_.size() == cfg_.max_pending_commands) inbox_room_.notify_all();
-        cmd.emplace(std::move(inbox_.front()));
-        inbox_.pop_front();
-        // The next send's seen-cache slot loads while this one runs (a cache miss per
-        // message once the cache is large).
-        if (!inbox_.empty())
-          if (const auto* next = std::get_if<core::PreparedMessage>(&inbox_.front()))
-            node_->prefetch(*next);
-      }
-      run_inbox_item(*cmd, t);
+    while (done < batch.size() && !closed_ && backlogged_links_ == 0) {
+      // The next send's seen-cache slot loads while this one runs (a cache miss per
+      // message once the cache is large).
+      if (done + 1 < batch.size())
+        if (const auto* next = std::get_if<core::PreparedMessage>(&batch[done + 1]))
+          node_->prefetch(*next);
+      InboxItem& cmd = batch[done++];  // counted first: a command that throws is not rerun
+      run_inbox_item(cmd, t);
       if (node_->outbox_frame_bytes() >= inbox_pump_bytes) pump();
     }
   });
   std::lock_guard<std::mutex> lock(inbox_mu_);
+  // What pacing (or a closing runtime) left unrun goes back to the front, in order.
+  for (std::size_t i = batch.size(); i > done; --i) inbox_.push_front(std::move(batch[i - 1]));
+  batch.clear();
   if (closed_ || !accepting_ || inbox_.empty() || paused_) {
     drain_posted_ = false;  // set_paused(false) or the next submit() posts again
     return;
@@ -302,7 +318,10 @@ void Runtime::update_backlog(Link& link) {
   const std::size_t queued = link.phase == Link::Phase::closed ? 0 : link.queue.queued_bytes();
   if (!link.backlogged && queued >= cfg_.max_queued_bytes / 2) {
     link.backlogged = true;
-    if (backlogged_links_++ == 0) set_paused(true);
+    if (backlogged_links_++ == 0) {
+      ++rt_counters_.send_pauses;
+      set_paused(true);
+    }
   } else if (link.backlogged && queued <= cfg_.max_queued_bytes / 8) {
     link.backlogged = false;
     if (--backlogged_links_ == 0) set_paused(false);

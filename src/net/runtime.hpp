@@ -90,6 +90,7 @@ struct RuntimeCounters {
   std::uint64_t reads = 0, write_batches = 0;
   std::uint64_t callback_exceptions = 0;  ///< user handlers / listeners that threw
   std::uint64_t commands_refused = 0;     ///< user commands the node refused (see errors)
+  std::uint64_t send_pauses = 0;  ///< times a peer's backlog paused commands from other threads
 };
 
 struct RecentError {
@@ -313,6 +314,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   using InboxItem =
       std::variant<core::PreparedMessage, std::function<void(core::Node&, core::Time)>>;
   std::deque<InboxItem> inbox_;
+  std::size_t room_waiters_ = 0;        ///< producers waiting for the queue to shrink
+  std::vector<InboxItem> inbox_taken_;  ///< the batch drain_inbox() runs (io thread only)
+  std::size_t inbox_low_water() const noexcept;
   bool enqueue(InboxItem item);
   void run_inbox_item(InboxItem& item, core::Time now);
 

@@ -153,6 +153,49 @@ TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
   EXPECT_NE(st.recent_errors.back().what.find("slow peer"), std::string::npos);
 }
 
+TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
+  // b's handler blocks, so a's queue towards b passes half its bound: a's io thread stops
+  // mid-batch, and the commands it had taken wait at the head of the queue. Once b reads
+  // again, every message arrives, in order, and nobody is closed.
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions oa = loopback();
+  oa.max_queued_bytes_per_peer = 1u << 20;
+  oa.max_outgoing = 0;
+  oa.max_pending_commands = 16;
+  MeshSocket a(oa);
+  auto b = make_node();
+  Unblock guard{blocker};
+  std::mutex mu;
+  std::vector<std::int64_t> got;
+  b->register_handler(Blocker::handler(blocker));
+  b->register_handler([&](Message& m, Connection&) {
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(m.packets()[3].as_int());  // [type, "data", chunk, i]
+    return true;
+  });
+  ASSERT_TRUE(link(a, *b));
+  ASSERT_TRUE(a.send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  constexpr int n = 2000;  // 2,000 x 16 KiB: more than the kernel buffers and the bound
+  const Bytes chunk = noise(16u << 10, 2);
+  std::thread sender([&] {
+    for (int i = 0; i < n; ++i)
+      if (!a.send({"data", chunk, i})) return;
+  });
+  // a pauses its sends while b does not read; then b reads again.
+  const bool paused = wait_until([&] { return a.status().counter("send_pauses") > 0; });
+  blocker->unblock();
+  sender.join();
+  ASSERT_TRUE(paused) << "a never paused: the test did not reach the path it is about";
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return got.size() >= static_cast<std::size_t>(n);
+  })) << got.size();
+  std::lock_guard<std::mutex> lock(mu);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "in order, none lost";
+  EXPECT_EQ(a.status().counter("slow_peers_closed"), 0);
+}
+
 TEST(Options, RelayingToASlowPeerClosesItAtTheBound) {
   // a -> b -> c, c stops reading. a's sends are paced by b, which keeps reading; b relays
   // to c without pacing, so b's queue towards c hits the bound and b closes c.
