@@ -99,6 +99,11 @@ def mb(value):
     return si(value / 1e6)
 
 
+def chain_bound_us(one_way_us):
+    """Goal (b)'s bound: 1.5 x 7 one-way ping-pong hops."""
+    return 1.5 * 7 * one_way_us
+
+
 def verdict(value, ok):
     if value is None:
         return "not measured"
@@ -128,7 +133,7 @@ def goals(d):
             "%.0f%%" % (100 * q) if q else "-", verdict(q, q and q >= 0.9)))
     p50 = d.med("chain", "p2pmesh", "p50_ms")
     tcp = d.med("ceilings", "ceiling", "tcp_one_way_p50_us")
-    bound = 1.5 * 7 * tcp / 1000 if tcp else None
+    bound = chain_bound_us(tcp) / 1000 if tcp else None
     rows.append(("(b) 8-node chain p50 <= 1.5 x 7 one-way TCP hops (same run)",
                  "%.3f ms vs %.3f ms (ping-pong one way: %.1f us)" % (p50, bound, tcp)
                  if p50 and bound else "-",
@@ -230,7 +235,7 @@ def chain(d, errors):
                 "reads, no framing and no hashing, one message per millisecond: what 7 relays at "
                 "best cost on this machine, measured like the chain workload."]
         if t50:
-            bound = 1.5 * 7 * t50.median
+            bound = chain_bound_us(t50.median)
             out[-1] += " Its p50, %.0f us, is %s the goal's bound of 1.5 x 7 one-way hops " \
                 "(%.0f us)." % (c50.median, "above" if c50.median > bound else "within", bound)
         out[-1] += (" Both ceilings follow the machine's state (see the top of this page); "

@@ -113,6 +113,19 @@ def machine():
             "cpuidle": _cpuidle()}
 
 
+def results_path(cfg):
+    return os.path.join(cfg.build_dir, "bench-results.json")
+
+
+def load_results(cfg):
+    """The results file of the last run (results_path): info, results, and errors keyed
+    (workload, impl) as main() keeps them."""
+    with open(results_path(cfg)) as f:
+        raw = json.load(f)
+    errors = {tuple(k.split("/", 1)): v for k, v in raw["errors"].items()}
+    return raw["info"], raw["results"], errors
+
+
 def _cpuidle():
     """How an idle CPU sleeps (driver, and the guest halt-polling window of a VM): it decides
     what waking a sleeping process costs, which every latency figure includes."""
@@ -200,11 +213,9 @@ def main():
     cfg = Config(args)
     command = "python3 bench/run.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
     if args.report_only:
-        with open(os.path.join(cfg.build_dir, "bench-results.json")) as f:
-            raw = json.load(f)
-        errors = {tuple(k.split("/", 1)): v for k, v in raw["errors"].items()}
-        report.write(args.out, raw["info"], raw["results"], errors, cfg)
-        print("wrote %s from the results of %s" % (args.out, raw["info"]["date"]))
+        info, results, errors = load_results(cfg)
+        report.write(args.out, info, results, errors, cfg)
+        print("wrote %s from the results of %s" % (args.out, info["date"]))
         return 0
 
     if not args.no_build:
@@ -261,14 +272,12 @@ def main():
     info["load_end"] = loadavg()
     info["elapsed_s"] = time.monotonic() - t_start
 
-    raw = os.path.join(cfg.build_dir, "bench-results.json")
+    raw = results_path(cfg)
     if args.merge and os.path.exists(raw):
-        with open(raw) as f:
-            old = json.load(f)
-        for wl, runs in old["results"].items():
+        old_info, old_results, old_errors = load_results(cfg)
+        for wl, runs in old_results.items():
             results.setdefault(wl, runs)
-        for key, msgs in old["errors"].items():
-            wl, impl = key.split("/", 1)
+        for (wl, impl), msgs in old_errors.items():
             if wl not in selected:
                 errors.setdefault((wl, impl), msgs)
         # The header keeps the first run's date and load, and lists every rerun with its own:
@@ -276,13 +285,13 @@ def main():
         rerun = {"command": command, "date": info["date"], "workloads": list(selected),
                  "load_start": info["load_start"], "load_end": info["load_end"],
                  "elapsed_s": info["elapsed_s"]}
-        info["reruns"] = old["info"].get("reruns", []) + [rerun]
-        info["merged_from"] = old["info"]["date"]
-        info["command"] = old["info"]["command"] + "; then " + command
-        info["date"] = old["info"]["date"]
-        info["load_start"] = old["info"]["load_start"]
-        info["load_end"] = old["info"]["load_end"]
-        info["elapsed_s"] += old["info"].get("elapsed_s", 0)
+        info["reruns"] = old_info.get("reruns", []) + [rerun]
+        info["merged_from"] = old_info["date"]
+        info["command"] = old_info["command"] + "; then " + command
+        info["date"] = old_info["date"]
+        info["load_start"] = old_info["load_start"]
+        info["load_end"] = old_info["load_end"]
+        info["elapsed_s"] += old_info.get("elapsed_s", 0)
     with open(raw, "w") as f:
         json.dump({"info": info, "results": results,
                    "errors": {"%s/%s" % k: v for k, v in errors.items()}}, f, indent=1)

@@ -11,10 +11,10 @@
 //       H + 1 processes in a line of loopback TCP links, each relaying S bytes to the next
 //       with blocking reads and writes. The parent sends one message every G microseconds
 //       (after the previous one arrived); latency = the last process's arrival - the send
-//       (CLOCK_MONOTONIC in both). p50/p99 over N messages after W unmeasured ones. Unlike
-//       the ping-pong, whose two processes answer each other at once and so stay awake, each
-//       hop here wakes a process that has slept since the last message, as in a mesh whose
-//       messages are spaced out: what a relay chain at best costs on this machine.
+//       (CLOCK_MONOTONIC in both). p50/p99 over N messages after W unmeasured ones. Each hop
+//       wakes a process that has slept since the last message, as in a mesh whose messages
+//       are spaced out: what a relay chain at best costs on this machine, to set beside the
+//       chain workload (the ping-pong's processes answer each other at once instead).
 //
 // Prints one JSON line. No framing, no hashing, no copies beyond the kernel's: what any
 // protocol over loopback TCP on this machine can at best reach.
