@@ -35,6 +35,14 @@ constexpr std::size_t inbox_batch = 256;
 /// Frames queued by commands of one batch before they are handed to the links (pacing
 /// granularity: a batch overshoots a link's high-water mark by at most this much).
 constexpr std::size_t inbox_pump_bytes = 64u << 10;
+/// Frames up to this size travel by value through the inbox (Runtime::InlineSend): the
+/// sizes glibc serves from its per-thread caches, where a cross-thread free costs most
+/// relative to the frame. Copying a larger frame would cost more than its allocation.
+constexpr std::size_t inline_frame_max = 1024;
+/// Beyond these capacities the inbox's emptied vectors are freed rather than kept for
+/// reuse: a burst must not pin its peak memory for the rest of the node's life.
+constexpr std::size_t inbox_kept_items = 4096;
+constexpr std::size_t inbox_kept_bytes = 256u << 10;
 /// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
 /// cost little), so a buffer starts at one page and doubles, up to read_chunk, only while
 /// reads fill it.
@@ -222,19 +230,29 @@ bool Runtime::submit_send(core::PreparedMessage message) {
     run_inbox_item(item, now());
     return true;
   }
+  if (message.raw && message.raw->size() <= inline_frame_max) {
+    // The frame is copied into the inbox and freed here, by the thread that allocated it.
+    core::SharedFrame frame = std::move(message.raw);
+    return enqueue(InlineSend{std::move(message), 0, frame->size()}, frame);
+  }
   return enqueue(std::move(message));
 }
 
-bool Runtime::enqueue(InboxItem item) {
+bool Runtime::enqueue(InboxItem item, const core::SharedFrame& inline_frame) {
   std::unique_lock<std::mutex> lock(inbox_mu_);
-  if (inbox_.size() >= cfg_.max_pending_commands && !on_io_thread()) {
+  if (queued() >= cfg_.max_pending_commands && !on_io_thread()) {
     // Wait until the queue is down to half, not for one free place: a producer woken per
     // command would pay a futex wake-up and a context switch for every send.
     ++room_waiters_;
-    inbox_room_.wait(lock, [&] { return !accepting_ || inbox_.size() <= inbox_low_water(); });
+    inbox_room_.wait(lock, [&] { return !accepting_ || queued() <= inbox_low_water(); });
     --room_waiters_;
   }
   if (!accepting_) return false;
+  if (inline_frame) {
+    auto& send = std::get<InlineSend>(item);
+    send.offset = inbox_bytes_.size();
+    inbox_bytes_.insert(inbox_bytes_.end(), inline_frame->begin(), inline_frame->end());
+  }
   inbox_.push_back(std::move(item));
   if (!drain_posted_ && !paused_) {
     drain_posted_ = true;
@@ -244,11 +262,21 @@ bool Runtime::enqueue(InboxItem item) {
 }
 
 void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
-  if (auto* fn = std::get_if<1>(&item)) {
+  if (auto* fn = std::get_if<2>(&item)) {
     (*fn)(*node_, t);
     return;
   }
-  Status sent = node_->send_prepared(std::move(std::get<0>(item)), t);
+  core::PreparedMessage message;
+  if (auto* send = std::get_if<InlineSend>(&item)) {
+    // Allocated here, freed here (after its last write): no arena shared with the sender.
+    const auto first = taken_bytes_.begin() + static_cast<std::ptrdiff_t>(send->offset);
+    send->message.raw =
+        std::make_shared<const Bytes>(first, first + static_cast<std::ptrdiff_t>(send->size));
+    message = std::move(send->message);
+  } else {
+    message = std::move(std::get<core::PreparedMessage>(item));
+  }
+  Status sent = node_->send_prepared(std::move(message), t);
   if (!sent) {
     ++rt_counters_.commands_refused;
     record_error("send refused: " + sent.error().to_string());
@@ -259,43 +287,65 @@ std::size_t Runtime::inbox_low_water() const noexcept {
   return cfg_.max_pending_commands / 2;
 }
 
+void Runtime::take_inbox() {
+  if (taken_next_ < inbox_taken_.size()) return;  // the last take has not all run yet
+  inbox_taken_.clear();
+  taken_bytes_.clear();
+  taken_next_ = 0;
+  if (inbox_taken_.capacity() > inbox_kept_items) std::vector<InboxItem>().swap(inbox_taken_);
+  if (taken_bytes_.capacity() > inbox_kept_bytes) std::vector<std::uint8_t>().swap(taken_bytes_);
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  // Everything at once, under one lock: a producer sending as fast as it can then rarely
+  // meets the io thread on the mutex (each meeting is a futex call).
+  inbox_.swap(inbox_taken_);
+  inbox_bytes_.swap(taken_bytes_);
+  taken_left_ = inbox_taken_.size();
+}
+
+void Runtime::drop_taken() noexcept {
+  taken_next_ = 0;
+  inbox_taken_.clear();
+  taken_bytes_.clear();
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  taken_left_ = 0;
+}
+
 void Runtime::drain_inbox() {
-  // Commands are taken a batch at a time under one lock: a producer sending as fast as it
-  // can then rarely meets the io thread on the mutex (each meeting is a futex call).
-  std::vector<InboxItem>& batch = inbox_taken_;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    while (batch.size() < inbox_batch && !inbox_.empty()) {
-      batch.push_back(std::move(inbox_.front()));
-      inbox_.pop_front();
-    }
-    if (room_waiters_ > 0 && inbox_.size() <= inbox_low_water()) inbox_room_.notify_all();
-  }
-  std::size_t done = 0;
+  take_inbox();
   item([&] {
-    // Commands run one at a time, and their output is executed (pumped) every
-    // `inbox_pump_bytes` of frames: pacing then stops the batch soon after a peer's write
-    // queue passes its high-water mark, while a burst of small sends still becomes one
-    // snapshot and one gathered write per group.
+    // At most inbox_batch commands per strand turn, so that reads and write completions
+    // interleave with a burst. Commands run one at a time, and their output is executed
+    // (pumped) every `inbox_pump_bytes` of frames: pacing then stops the batch soon after
+    // a peer's write queue passes its high-water mark, while a burst of small sends still
+    // becomes one snapshot and one gathered write per group.
     // One clock read per batch: the batch lasts microseconds, and the node's clock only
     // times handshakes, stalls and expiry.
     const core::Time t = now();
-    while (done < batch.size() && !closed_ && backlogged_links_ == 0) {
+    const std::size_t end = std::min(inbox_taken_.size(), taken_next_ + inbox_batch);
+    running_taken_ = true;
+    while (taken_next_ < end && !closed_ && backlogged_links_ == 0) {
       // The next send's seen-cache slot loads while this one runs (a cache miss per
       // message once the cache is large).
-      if (done + 1 < batch.size())
-        if (const auto* next = std::get_if<core::PreparedMessage>(&batch[done + 1]))
-          node_->prefetch(*next);
-      InboxItem& cmd = batch[done++];  // counted first: a command that throws is not rerun
+      if (taken_next_ + 1 < end) {
+        const InboxItem& next = inbox_taken_[taken_next_ + 1];
+        if (const auto* m = std::get_if<core::PreparedMessage>(&next))
+          node_->prefetch(*m);
+        else if (const auto* send = std::get_if<InlineSend>(&next))
+          node_->prefetch(send->message);
+      }
+      // Counted first: a command that throws is not rerun.
+      InboxItem& cmd = inbox_taken_[taken_next_++];
       run_inbox_item(cmd, t);
       if (node_->outbox_frame_bytes() >= inbox_pump_bytes) pump();
     }
   });
+  running_taken_ = false;
+  if (closed_) drop_taken();
   std::lock_guard<std::mutex> lock(inbox_mu_);
-  // What pacing (or a closing runtime) left unrun goes back to the front, in order.
-  for (std::size_t i = batch.size(); i > done; --i) inbox_.push_front(std::move(batch[i - 1]));
-  batch.clear();
-  if (closed_ || !accepting_ || inbox_.empty() || paused_) {
+  // What pacing left unrun stays taken, and runs first when the links drain.
+  taken_left_ = inbox_taken_.size() - taken_next_;
+  if (room_waiters_ > 0 && queued() <= inbox_low_water()) inbox_room_.notify_all();
+  if (closed_ || !accepting_ || queued() == 0 || paused_) {
     drain_posted_ = false;  // set_paused(false) or the next submit() posts again
     return;
   }
@@ -306,7 +356,7 @@ void Runtime::drain_inbox() {
 void Runtime::set_paused(bool paused) {
   std::lock_guard<std::mutex> lock(inbox_mu_);
   paused_ = paused;
-  if (!paused && !inbox_.empty() && !drain_posted_ && accepting_) {
+  if (!paused && queued() > 0 && !drain_posted_ && accepting_) {
     drain_posted_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
   }
@@ -801,17 +851,14 @@ void Runtime::finish_close(const std::shared_ptr<Link>& link) {
 void Runtime::begin_flush() {
   item([&] {
     // Everything submitted before close() runs, pacing or not: send() returned ok for it.
-    for (;;) {
-      std::optional<InboxItem> cmd;
-      {
-        std::lock_guard<std::mutex> lock(inbox_mu_);
-        if (inbox_.empty()) break;
-        cmd.emplace(std::move(inbox_.front()));
-        inbox_.pop_front();
+    // close() has stopped new submissions, so each take gets what was left, oldest first.
+    for (take_inbox(); taken_next_ < inbox_taken_.size(); take_inbox()) {
+      while (taken_next_ < inbox_taken_.size()) {
+        run_inbox_item(inbox_taken_[taken_next_++], now());
+        pump();
       }
-      run_inbox_item(*cmd, now());
-      pump();
     }
+    drop_taken();
     flushing_ = true;
     check_flushed();
   });
@@ -844,6 +891,7 @@ void Runtime::close() {
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     inbox_.clear();  // whatever could not run in time (called from a handler: nothing runs)
+    inbox_bytes_.clear();
   }
   {
     std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);
@@ -873,6 +921,9 @@ void Runtime::shutdown_io() {
   const auto closing = closing_;
   for (const auto& link : closing) finish_close(link);
   closing_.clear();
+  // What the flush had no time for: nothing runs any more. A command that closed the
+  // runtime from inside drain_inbox() is still running: drain_inbox() drops them after it.
+  if (!running_taken_) drop_taken();
   io_closed_.set_value();
 }
 

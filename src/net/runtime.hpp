@@ -310,14 +310,39 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool accepting_ = true;
   bool drain_posted_ = false;
   bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
+  /// A send whose frame travels by value in the inbox's byte buffer: `message.raw` is empty,
+  /// and the io thread rebuilds it from `size` bytes at `offset`. Small frames go this way so
+  /// that a frame is allocated and freed on the same thread: one allocated by the sender
+  /// and freed by the io thread (after its write) goes back through glibc's arena lock,
+  /// which both threads then fight over once per message.
+  struct InlineSend {
+    core::PreparedMessage message;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+  };
   /// A command from another thread: an encoded send, or any call on the node.
   using InboxItem =
-      std::variant<core::PreparedMessage, std::function<void(core::Node&, core::Time)>>;
-  std::deque<InboxItem> inbox_;
-  std::size_t room_waiters_ = 0;        ///< producers waiting for the queue to shrink
-  std::vector<InboxItem> inbox_taken_;  ///< the batch drain_inbox() runs (io thread only)
+      std::variant<core::PreparedMessage, InlineSend, std::function<void(core::Node&, core::Time)>>;
+  /// The queue is a pair of vectors handed back and forth rather than a deque: the io thread
+  /// takes everything queued in one swap and gives back the vectors it emptied, so in a
+  /// steady stream neither side allocates, and no memory crosses threads.
+  std::vector<InboxItem> inbox_;
+  std::vector<std::uint8_t> inbox_bytes_;  ///< frames of the InlineSends in inbox_
+  std::size_t taken_left_ = 0;    ///< taken by the io thread, not run yet (counts as queued)
+  std::size_t room_waiters_ = 0;  ///< producers waiting for the queue to shrink
+  std::size_t queued() const noexcept { return inbox_.size() + taken_left_; }  ///< under lock
+  // The io thread's side (touched on the strand only): the last take, run in order from
+  // taken_next_, across strand turns if pacing stops it.
+  std::vector<InboxItem> inbox_taken_;
+  std::vector<std::uint8_t> taken_bytes_;
+  std::size_t taken_next_ = 0;
+  bool running_taken_ = false;  ///< drain_inbox() is running inbox_taken_'s commands
   std::size_t inbox_low_water() const noexcept;
-  bool enqueue(InboxItem item);
+  bool enqueue(InboxItem item, const core::SharedFrame& inline_frame = nullptr);
+  /// On the strand: when the last take has run, takes everything queued.
+  void take_inbox();
+  /// On the strand: drops the rest of the last take (the runtime is closing).
+  void drop_taken() noexcept;
   void run_inbox_item(InboxItem& item, core::Time now);
 
   std::atomic<bool> flush_started_{false};  ///< one close() waits for the flush, once

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -153,10 +154,12 @@ TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
   EXPECT_NE(st.recent_errors.back().what.find("slow peer"), std::string::npos);
 }
 
-TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
+// Sends n messages [ "data", payload(i), i ] from another thread to a peer whose handler
+// blocks until a has paused its sends, then reads again; checks that every message arrives,
+// in order, intact, and that nobody is closed.
+void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& payload) {
   // b's handler blocks, so a's queue towards b passes half its bound: a's io thread stops
-  // mid-batch, and the commands it had taken wait at the head of the queue. Once b reads
-  // again, every message arrives, in order, and nobody is closed.
+  // mid-batch, and the commands it had taken wait until b reads again.
   auto blocker = std::make_shared<Blocker>();
   MeshOptions oa = loopback();
   oa.max_queued_bytes_per_peer = 1u << 20;
@@ -167,20 +170,21 @@ TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
   Unblock guard{blocker};
   std::mutex mu;
   std::vector<std::int64_t> got;
+  std::int64_t damaged = -1;
   b->register_handler(Blocker::handler(blocker));
   b->register_handler([&](Message& m, Connection&) {
     std::lock_guard<std::mutex> lock(mu);
-    got.push_back(m.packets()[3].as_int());  // [type, "data", chunk, i]
+    const auto i = m.packets()[3].as_int();  // [type, "data", payload, i]
+    if (damaged < 0 && m.packets()[2].as_bin() != payload(static_cast<int>(i))) damaged = i;
+    got.push_back(i);
     return true;
   });
   ASSERT_TRUE(link(a, *b));
   ASSERT_TRUE(a.send({"block"}));
   ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
-  constexpr int n = 2000;  // 2,000 x 16 KiB: more than the kernel buffers and the bound
-  const Bytes chunk = noise(16u << 10, 2);
   std::thread sender([&] {
     for (int i = 0; i < n; ++i)
-      if (!a.send({"data", chunk, i})) return;
+      if (!a.send({"data", payload(i), i})) return;
   });
   // a pauses its sends while b does not read; then b reads again.
   const bool paused = wait_until([&] { return a.status().counter("send_pauses") > 0; });
@@ -193,7 +197,26 @@ TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
   })) << got.size();
   std::lock_guard<std::mutex> lock(mu);
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "in order, none lost";
+  EXPECT_EQ(damaged, -1) << "message " << damaged << " arrived with another payload";
   EXPECT_EQ(a.status().counter("slow_peers_closed"), 0);
+}
+
+TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
+  // 2,000 x 16 KiB: more than the kernel buffers and the bound.
+  const Bytes chunk = noise(16u << 10, 2);
+  expect_paced_sends_arrive_in_order(2000, [&](int) { return chunk; });
+}
+
+TEST(Options, SmallAndLargeSendsKeepTheirOrderAndBytes) {
+  // Small frames travel through the command queue by value, large ones by reference: a
+  // stream that alternates them (sizes from 0 to 1,800 bytes around the 1 KiB boundary,
+  // and every third one 16 KiB) must come out in the order, and with the bytes, it went in.
+  const Bytes chunk = noise(16u << 10, 3);
+  expect_paced_sends_arrive_in_order(3000, [&](int i) {
+    if (i % 3 == 0) return chunk;
+    const auto size = static_cast<std::size_t>((i * 37) % 1800);
+    return Bytes(chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(size));
+  });
 }
 
 TEST(Options, RelayingToASlowPeerClosesItAtTheBound) {
