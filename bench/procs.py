@@ -117,13 +117,15 @@ class LineProcess:
         _kill_group(self.proc)
 
 
-def rss_kib(pid):
-    """VmRSS of a process in KiB (from /proc/PID/status)."""
+def rss_kib(pid, field="VmRSS"):
+    """VmRSS of a process in KiB (from /proc/PID/status), or another of its memory fields:
+    RssAnon is the process's own memory, RssFile the pages of mapped files (its shared
+    libraries, which other processes share)."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise BenchError("no VmRSS for pid %d" % pid)
+    raise BenchError("no %s for pid %d" % (field, pid))
 
 
 def cpu_seconds(pid):

@@ -289,8 +289,14 @@ def rss(d, errors):
            "once 15 nodes of its kind have joined it. `p2pmesh (library)` is a bare MeshSocket "
            "(`p2p_bench_mesh hub`, its clients in another process); the other rows are the "
            "JSON-lines nodes (the p2pmesh CLI, the py2p and js2p drivers)." % d.cfg.rss_settle,
-           "", "| implementation | idle | hub with 15 peers | per connection at %s |" % (
-               f"{d.cfg.conn_count:,}"), "|---|---|---|---|"]
+           ""]
+    anon = d.stat("rss", "p2pmesh (library)", "idle_anon_mib")
+    if anon:
+        out += ["Of the bare MeshSocket's idle RSS, %s is its own memory (RssAnon); the rest "
+                "(RssFile) is pages of mapped files: the binary and the shared libraries "
+                "(libcrypto, libstdc++, libc, ...) that other processes using them share." % show(anon, unit=" MiB"), ""]
+    out += ["| implementation | idle | hub with 15 peers | per connection at %s |" % (
+        f"{d.cfg.conn_count:,}"), "|---|---|---|---|"]
     for impl in ("p2pmesh (library)", "p2pmesh", "py2p", "js2p"):
         idle = d.stat("rss", impl, "idle_mib")
         if not idle:

@@ -287,6 +287,7 @@ def rss_library(cfg):
             hub.ask()
             time.sleep(cfg.rss_settle)
             idle = rss_kib(hub.pid)
+            idle_anon = rss_kib(hub.pid, "RssAnon")
             crowd = LineProcess([cfg.binary("p2p_bench_mesh"), "clients", "--port", str(port),
                                  "--count", str(clients)], lifetime=300)
             crowd.read()  # ready: every dial under way
@@ -300,6 +301,7 @@ def rss_library(cfg):
             hub.stop()
         if clients == 15:
             out["idle_mib"] = idle / 1024
+            out["idle_anon_mib"] = idle_anon / 1024
             out["hub15_mib"] = loaded / 1024
         else:
             out["conns"] = clients
