@@ -84,11 +84,20 @@ def header(info, cfg):
         "shows the state the machine was in.",
         "",
     ]
-    for r in info.get("reruns", []):
-        out += ["Rerun on %s: %s (`%s`, %.0f s; load average at start %s, end %s). Their "
-                "figures below are from this rerun." % (
-                    r["date"], ", ".join(r["workloads"]), r["command"], r["elapsed_s"],
-                    r["load_start"], r["load_end"]), ""]
+    reruns = info.get("reruns", [])
+    for n, r in enumerate(reruns):
+        # A later rerun of the same workload replaced this one's figures.
+        later = {w for newer in reruns[n + 1:] for w in newer["workloads"]}
+        current = [w for w in r["workloads"] if w not in later]
+        replaced = [w for w in r["workloads"] if w in later]
+        text = "Rerun on %s: %s (`%s`, %.0f s; load average at start %s, end %s)." % (
+            r["date"], ", ".join(r["workloads"]), r["command"], r["elapsed_s"],
+            r["load_start"], r["load_end"])
+        if current:
+            text += " The figures below for %s are from this rerun." % ", ".join(current)
+        if replaced:
+            text += " Its figures for %s were replaced by a later rerun." % ", ".join(replaced)
+        out += [text, ""]
     if info.get("missing_refs"):
         out += ["References not measured: %s." % info["missing_refs"], ""]
     return out
