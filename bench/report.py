@@ -303,7 +303,8 @@ def rss(d, errors):
     if anon:
         out += ["Of the bare MeshSocket's idle RSS, %s is its own memory (RssAnon); the rest "
                 "(RssFile) is pages of mapped files: the binary and the shared libraries "
-                "(libcrypto, libstdc++, libc, ...) that other processes using them share." % show(anon, unit=" MiB"), ""]
+                "(libcrypto, libstdc++, libc, ...) that other processes using them share."
+                % show(anon, unit=" MiB"), ""]
     out += ["| implementation | idle | hub with 15 peers | per connection at %s |" % (
         f"{d.cfg.conn_count:,}"), "|---|---|---|---|"]
     for impl in ("p2pmesh (library)", "p2pmesh", "py2p", "js2p"):
