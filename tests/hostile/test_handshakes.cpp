@@ -206,15 +206,22 @@ TEST(HostileIdentity, ClaimingAConnectedIdWhenTheNodeDialledOut) {
   // The node dialled the victim and the node's id is the smaller one. py2p's crossed-dial
   // rule then keeps the link the victim dialled, so an incoming link that merely claims the
   // victim's id replaces the real one: the rule cannot tell a crossed dial from a thief.
-  MeshSocket node(node_options());
+  // Both ids are drawn afresh each round: against one fixed node id, 64 draws would all be
+  // smaller with probability 1/65 (the chance that the node's id is the largest of 65).
+  std::unique_ptr<MeshSocket> node_ptr;
   std::unique_ptr<MeshSocket> victim;
   for (int i = 0; i < 64 && !victim; ++i) {
+    auto n = std::make_unique<MeshSocket>(node_options());
     MeshOptions vo = node_options();
     vo.max_outgoing = 4;  // the victim redials the node when its link is lost
     auto v = std::make_unique<MeshSocket>(vo);
-    if (wire::compare_base58_int(node.id(), v->id()) < 0) victim = std::move(v);
+    if (wire::compare_base58_int(n->id(), v->id()) < 0) {
+      node_ptr = std::move(n);
+      victim = std::move(v);
+    }
   }
-  ASSERT_TRUE(victim) << "no victim with a larger id in 64 draws";
+  ASSERT_TRUE(victim) << "no pair with the node's id the smaller in 64 draws";
+  MeshSocket& node = *node_ptr;
   ASSERT_TRUE(link(node, *victim));
   ASSERT_TRUE(node.routing_table().at(victim->id()).outgoing());
 
