@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -11,7 +12,8 @@ namespace p2p::core {
 
 namespace {
 
-constexpr std::size_t initial_slots = 1024;
+constexpr std::size_t initial_ring = 256;
+constexpr std::size_t initial_slots = 2 * initial_ring;
 constexpr std::size_t map_threshold_bytes = std::size_t{1} << 20;
 
 /// The murmur3 finaliser: every input bit reaches every output bit.
@@ -27,36 +29,45 @@ std::uint64_t mix(std::uint64_t x) noexcept {
 }  // namespace
 
 SeenCache::SeenCache(std::size_t capacity, std::uint64_t seed)
-    : capacity_(capacity == 0 ? 1 : capacity),
+    : capacity_(std::clamp<std::size_t>(capacity, 1, max_capacity)),
       seed_(mix(seed ^ 0x9E3779B97F4A7C15ull)),
-      slots_(initial_slots),
-      mask_(initial_slots - 1) {}
+      index_(initial_slots),
+      mask_(initial_slots - 1) {
+  ring_capacity_ = std::min(initial_ring, capacity_);
+  ring_ = static_cast<Key*>(std::malloc(ring_capacity_ * sizeof(Key)));
+  if (ring_ == nullptr) throw std::bad_alloc();
+}
+
+SeenCache::~SeenCache() {
+  std::free(ring_);
+}
 
 SeenCache::Key SeenCache::key_of(const wire::Digest256& id, std::uint64_t time) noexcept {
   Key k{};
   std::memcpy(&k.a, id.data(), 8);
   std::memcpy(&k.b, id.data() + 8, 8);
   k.time = time;
-  // The all-zero key marks an empty slot; a real id with 128 zero bits at time 0 (never
-  // seen in practice, and rejected by age anyway) is folded onto a neighbour.
-  if (empty(k)) k.b = 1;
   return k;
 }
 
+std::uint32_t SeenCache::hash(const Key& k) const noexcept {
+  return static_cast<std::uint32_t>(mix(k.a ^ seed_ ^ mix(k.b)));
+}
+
 SeenCache::Slots::Slots(std::size_t count) : count_(count) {
-  const std::size_t bytes = count * sizeof(Key);
+  const std::size_t bytes = count * sizeof(Slot);
   if (bytes >= map_threshold_bytes) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
 #ifdef MADV_HUGEPAGE
       ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP the table just uses 4 KiB pages
 #endif
-      data_ = static_cast<Key*>(p);
+      data_ = static_cast<Slot*>(p);
       mapped_ = true;
       return;
     }
   }
-  data_ = static_cast<Key*>(std::calloc(count, sizeof(Key)));
+  data_ = static_cast<Slot*>(std::calloc(count, sizeof(Slot)));
   if (data_ == nullptr) throw std::bad_alloc();
 }
 
@@ -82,88 +93,112 @@ SeenCache::Slots& SeenCache::Slots::operator=(Slots&& other) noexcept {
 void SeenCache::Slots::release() noexcept {
   if (data_ == nullptr) return;
   if (mapped_)
-    ::munmap(data_, count_ * sizeof(Key));
+    ::munmap(data_, count_ * sizeof(Slot));
   else
     std::free(data_);
   data_ = nullptr;
 }
 
-std::size_t SeenCache::home(const Key& k) const noexcept {
-  return static_cast<std::size_t>(mix(k.a ^ seed_ ^ mix(k.b))) & mask_;
-}
-
 void SeenCache::prefetch(const wire::Digest256& id) const noexcept {
-  // key_of() with any time: home() does not read it.
-  __builtin_prefetch(&slots_[home(key_of(id, 1))]);
-  if (size_ >= capacity_ && !order_.empty()) __builtin_prefetch(&slots_[home(order_.front())]);
+  // key_of() with any time: hash() does not read it.
+  __builtin_prefetch(&index_[home(hash(key_of(id, 1)))]);
+  if (size_ >= capacity_) __builtin_prefetch(&index_[home(hash(ring_[head_]))]);
 }
 
-std::size_t SeenCache::probe(const Key& k) const noexcept {
-  std::size_t i = home(k);
-  while (!empty(slots_[i]) && !(slots_[i] == k)) i = (i + 1) & mask_;
+std::size_t SeenCache::find(const Key& k, std::uint32_t h) const noexcept {
+  std::size_t i = home(h);
+  // A slot whose hash differs cannot hold k: the ring (another cache line) is read only on
+  // a 32-bit match.
+  while (index_[i].pos1 != 0 && !(index_[i].hash == h && ring_[index_[i].pos1 - 1] == k))
+    i = (i + 1) & mask_;
   return i;
 }
 
 bool SeenCache::insert(const wire::Digest256& id, std::uint64_t time) {
   const Key k = key_of(id, time);
-  std::size_t i = probe(k);
-  if (!empty(slots_[i])) return false;
-  if (size_ >= capacity_) {
-    while (size_ >= capacity_ && !order_.empty()) {
-      erase(order_.front());
-      order_.pop_front();
-      ++evicted_;
-    }
-    i = probe(k);  // erasing shifted entries
+  const std::uint32_t h = hash(k);
+  std::size_t i = find(k, h);
+  if (index_[i].pos1 != 0) return false;
+  bool shifted = false;
+  while (size_ >= capacity_) {
+    erase_oldest();
+    ++evicted_;
+    shifted = true;  // erasing pulls later slots back
   }
-  if ((size_ + 1) * 2 > slots_.size()) {
-    grow();
-    i = probe(k);
+  if (size_ == ring_capacity_) grow_ring();  // below capacity here, so the ring can grow
+  if ((size_ + 1) * 2 > index_.size()) {
+    grow_index();
+    shifted = true;
   }
-  slots_[i] = k;
+  if (shifted) i = find(k, h);
+  const std::size_t pos = ring_at(size_);
+  ring_[pos] = k;
+  index_[i] = Slot{h, static_cast<std::uint32_t>(pos + 1)};
   ++size_;
-  order_.push_back(k);
   return true;
 }
 
 bool SeenCache::contains(const wire::Digest256& id, std::uint64_t time) const {
-  return !empty(slots_[probe(key_of(id, time))]);
+  const Key k = key_of(id, time);
+  return index_[find(k, hash(k))].pos1 != 0;
 }
 
-void SeenCache::erase(const Key& k) noexcept {
-  std::size_t i = probe(k);
-  if (empty(slots_[i])) return;
+void SeenCache::erase_oldest() noexcept {
+  const auto want = static_cast<std::uint32_t>(head_ + 1);
+  std::size_t i = home(hash(ring_[head_]));
+  while (index_[i].pos1 != want) i = (i + 1) & mask_;  // every ring entry has its slot
   // Backward-shift deletion: pull later members of the probe run into the hole, so that
   // lookups never need tombstones and the table never degrades.
-  for (std::size_t j = (i + 1) & mask_; !empty(slots_[j]); j = (j + 1) & mask_) {
-    const std::size_t h = home(slots_[j]);
-    // slots_[j] may move to i when its home is not in the cyclic range (i, j].
+  for (std::size_t j = (i + 1) & mask_; index_[j].pos1 != 0; j = (j + 1) & mask_) {
+    const std::size_t h = home(index_[j].hash);
+    // index_[j] may move to i when its home is not in the cyclic range (i, j].
     const bool home_in_range = i <= j ? (i < h && h <= j) : (i < h || h <= j);
     if (!home_in_range) {
-      slots_[i] = slots_[j];
+      index_[i] = index_[j];
       i = j;
     }
   }
-  slots_[i] = Key{0, 0, 0};
+  index_[i] = Slot{0, 0};
+  head_ = head_ + 1 == ring_capacity_ ? 0 : head_ + 1;
   --size_;
 }
 
-void SeenCache::grow() {
-  Slots old(slots_.size() * 2);
-  std::swap(old, slots_);
-  mask_ = slots_.size() - 1;
-  for (std::size_t i = 0; i < old.size(); ++i)
-    if (!empty(old[i])) slots_[probe(old[i])] = old[i];
+void SeenCache::grow_index() {
+  Slots old(index_.size() * 2);
+  std::swap(old, index_);
+  mask_ = index_.size() - 1;
+  // Slots carry their hash, so moving them reads neither the ring nor the hash function.
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    if (old[i].pos1 == 0) continue;
+    std::size_t j = home(old[i].hash);
+    while (index_[j].pos1 != 0) j = (j + 1) & mask_;
+    index_[j] = old[i];
+  }
+}
+
+void SeenCache::grow_ring() {
+  // Called when the ring is full: its entries run from head_ to the end, then from 0 to
+  // head_. After the resize the first run moves to the new end, so the free space lies
+  // between the two runs, where the next entry goes.
+  const std::size_t old_capacity = ring_capacity_;
+  const std::size_t new_capacity = std::min(old_capacity * 2, capacity_);
+  auto* grown = static_cast<Key*>(std::realloc(ring_, new_capacity * sizeof(Key)));
+  if (grown == nullptr) throw std::bad_alloc();
+  ring_ = grown;
+  ring_capacity_ = new_capacity;
+  if (head_ == 0) return;  // one run: nothing moves
+  const std::size_t shift = new_capacity - old_capacity;
+  std::memmove(ring_ + head_ + shift, ring_ + head_, (old_capacity - head_) * sizeof(Key));
+  for (std::size_t i = 0; i < index_.size(); ++i)
+    if (index_[i].pos1 > head_) index_[i].pos1 += static_cast<std::uint32_t>(shift);
+  head_ += shift;
 }
 
 void SeenCache::expire(std::uint64_t now_utc) {
   // Entries leave in insertion order. An entry whose message carries a future time stays
   // until that time has aged out, and holds back the ones behind it: harmless, since the
   // capacity bound still holds.
-  while (!order_.empty() && order_.front().time + window_seconds < now_utc) {
-    erase(order_.front());
-    order_.pop_front();
-  }
+  while (size_ > 0 && ring_[head_].time + window_seconds < now_utc) erase_oldest();
 }
 
 }  // namespace p2p::core

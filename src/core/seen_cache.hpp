@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 
 #include "p2p/wire/ids.hpp"
 
@@ -14,11 +13,17 @@ class SeenCache {
  public:
   /// Broadcasts older than this many seconds are dropped by age, so their entries can go.
   static constexpr std::uint64_t window_seconds = 60;
+  /// The largest capacity honoured (a larger one is lowered to it): the index holds 32-bit
+  /// ring positions. 2^31 entries would take ~80 GiB.
+  static constexpr std::size_t max_capacity = std::size_t{1} << 31;
 
   /// `seed` keys the table's hash: ids are SHA-256 outputs, but a peer can grind ids whose
   /// low bits collide (2^20 hashes buy 20 equal bits) and turn every lookup into a long
   /// probe. A per-node secret it cannot see makes such a grind useless.
   explicit SeenCache(std::size_t capacity, std::uint64_t seed = 0);
+  ~SeenCache();
+  SeenCache(const SeenCache&) = delete;
+  SeenCache& operator=(const SeenCache&) = delete;
 
   /// Records (id, time); false when it was already present. When the cache is full the
   /// oldest entry is evicted (and counted) to make room: memory stays bounded whatever the
@@ -26,10 +31,10 @@ class SeenCache {
   bool insert(const wire::Digest256& id, std::uint64_t time);
   bool contains(const wire::Digest256& id, std::uint64_t time) const;
 
-  /// Starts loading the cache lines insert(id, ...) will touch: its slot (which depends on
-  /// the id alone) and, when the cache is full, the slot of the entry it will evict. A
-  /// large table misses the CPU caches on every lookup; issued as soon as the id is known
-  /// (before the body is decoded), the loads overlap that work instead of stalling it.
+  /// Starts loading the cache lines insert(id, ...) will touch first: its index slot (which
+  /// depends on the id alone) and, when the cache is full, the slot of the entry it will
+  /// evict. A large index misses the CPU caches on every lookup; issued as soon as the id is
+  /// known (before the body is decoded), the loads overlap that work instead of stalling it.
   void prefetch(const wire::Digest256& id) const noexcept;
 
   /// Drops entries that can no longer match: a broadcast with time < now - 60 is rejected
@@ -48,18 +53,32 @@ class SeenCache {
     friend bool operator==(const Key&, const Key&) = default;
   };
   static Key key_of(const wire::Digest256& id, std::uint64_t time) noexcept;
-  static bool empty(const Key& k) noexcept { return k.a == 0 && k.b == 0 && k.time == 0; }
   /// From the id's bits only, not the time, so that prefetch() can run before the time is
   /// decoded. Copies of one id with other times share a probe run; they are rare.
-  std::size_t home(const Key& k) const noexcept;
-  /// The slot holding `k`, or the empty slot where it would go.
-  std::size_t probe(const Key& k) const noexcept;
-  void erase(const Key& k) noexcept;
-  void grow();
+  std::uint32_t hash(const Key& k) const noexcept;
 
-  /// Zeroed slots. Up to 1 MiB from the heap; beyond, an anonymous mapping (zero pages
-  /// cost nothing until touched) with transparent huge pages requested, since a lookup in
-  /// a table of tens of MiB otherwise misses the TLB as well as the caches.
+  /// An index entry: the low 32 bits of the key's hash, which give its home slot (the index
+  /// never exceeds 2^32 slots) and spare most reads of the ring, and the key's ring position
+  /// plus one (0 marks an empty slot).
+  struct Slot {
+    std::uint32_t hash;
+    std::uint32_t pos1;
+  };
+  std::size_t home(std::uint32_t h) const noexcept { return h & mask_; }
+  /// The slot holding `k`, or the empty slot where it would go.
+  std::size_t find(const Key& k, std::uint32_t h) const noexcept;
+  /// Removes the oldest entry: its index slot, then the ring's head.
+  void erase_oldest() noexcept;
+  void grow_index();
+  void grow_ring();
+  std::size_t ring_at(std::size_t i) const noexcept {
+    const std::size_t p = head_ + i;
+    return p < ring_capacity_ ? p : p - ring_capacity_;
+  }
+
+  /// Zeroed memory for the index. Up to 1 MiB from the heap; beyond, an anonymous mapping
+  /// (zero pages cost nothing until touched) with transparent huge pages requested, since a
+  /// lookup in an index of tens of MiB otherwise misses the TLB as well as the caches.
   class Slots {
    public:
     explicit Slots(std::size_t count);
@@ -68,27 +87,32 @@ class SeenCache {
     Slots& operator=(Slots&& other) noexcept;
     Slots(const Slots&) = delete;
     Slots& operator=(const Slots&) = delete;
-    Key& operator[](std::size_t i) noexcept { return data_[i]; }
-    const Key& operator[](std::size_t i) const noexcept { return data_[i]; }
+    Slot& operator[](std::size_t i) noexcept { return data_[i]; }
+    const Slot& operator[](std::size_t i) const noexcept { return data_[i]; }
     std::size_t size() const noexcept { return count_; }
 
    private:
     void release() noexcept;
-    Key* data_ = nullptr;
+    Slot* data_ = nullptr;
     std::size_t count_ = 0;
     bool mapped_ = false;
   };
 
-  // An open-addressing table (linear probing, at most half full) rather than a node-based
-  // set: a lookup is one or two cache lines instead of a pointer chase, and an insert
-  // allocates nothing. It starts small (an idle node pays ~24 KiB) and doubles as needed,
-  // up to twice the capacity's slots.
+  /// A ring of keys in insertion order (so expiry and eviction take the oldest), indexed by
+  /// an open-addressing table (linear probing, at most half full) of 8-byte slots. The keys
+  /// are stored once, in the order they arrive, and only the small slots are scattered: per
+  /// entry 24 bytes of ring and 16 of index, where a table of whole keys plus an order queue
+  /// needed 72. Every new byte is a page the kernel must fault in and zero, which at a
+  /// million broadcasts was most of a busy io thread's time. Both start small (an idle node
+  /// pays ~12 KiB) and double as needed, the ring up to the capacity.
   std::size_t capacity_;
   std::uint64_t seed_;
-  Slots slots_;
-  std::size_t mask_ = 0;
+  Key* ring_ = nullptr;
+  std::size_t ring_capacity_ = 0;
+  std::size_t head_ = 0;  ///< ring position of the oldest entry
   std::size_t size_ = 0;
-  std::deque<Key> order_;  // insertion order, for expiry and eviction
+  Slots index_;
+  std::size_t mask_ = 0;
   std::uint64_t evicted_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "core/seen_cache.hpp"
 
@@ -18,7 +19,7 @@ wire::Digest256 digest(std::mt19937_64& rng) {
   return d;
 }
 
-// Capacity 5,000 keeps the table on the heap; 30,000 grows it past 1 MiB, onto its own
+// Capacity 5,000 keeps the index on the heap; 70,000 grows it past 1 MiB, onto its own
 // mapping (SeenCache::Slots).
 class SeenCacheModel : public ::testing::TestWithParam<std::size_t> {};
 
@@ -71,7 +72,42 @@ TEST_P(SeenCacheModel, AgreesThroughEvictionExpiryAndGrowth) {
     ASSERT_EQ(cache.contains(std::get<0>(k), std::get<1>(k)), model.contains(k));
 }
 
-INSTANTIATE_TEST_SUITE_P(Capacities, SeenCacheModel, ::testing::Values(5000, 30000));
+INSTANTIATE_TEST_SUITE_P(Capacities, SeenCacheModel, ::testing::Values(5000, 70000));
+
+// The ring of keys grows while it wraps: expiry has moved its head before it fills, so the
+// older run must move and the index follow it. Rounds of rising size, each expiring the
+// last; capacity 1,000 also makes the last growth a non-power of two and then evicts.
+TEST(SeenCache, GrowsItsRingWhileWrapped) {
+  for (const std::size_t capacity : {std::size_t{1000}, std::size_t{100000}}) {
+    SeenCache cache(capacity, 9);
+    std::mt19937_64 rng(capacity);
+    std::deque<std::tuple<wire::Digest256, std::uint64_t>> live;
+    std::vector<std::tuple<wire::Digest256, std::uint64_t>> gone;
+    std::uint64_t evicted = 0;
+    for (std::uint64_t round = 0; round < 16; ++round) {
+      const std::uint64_t time = 1000 + round * (SeenCache::window_seconds + 1);
+      cache.expire(time);  // the previous round is now too old
+      for (const auto& k : live) gone.push_back(k);
+      live.clear();
+      for (std::size_t n = 0; n < 150 * (round + 1); ++n) {
+        const auto id = digest(rng);
+        ASSERT_TRUE(cache.insert(id, time));
+        ASSERT_FALSE(cache.insert(id, time));
+        if (live.size() == capacity) {
+          gone.push_back(live.front());
+          live.pop_front();
+          ++evicted;
+        }
+        live.emplace_back(id, time);
+      }
+      ASSERT_EQ(cache.size(), live.size()) << "round " << round;
+      for (const auto& [id, t] : live) ASSERT_TRUE(cache.contains(id, t)) << "round " << round;
+    }
+    for (const auto& [id, t] : gone) ASSERT_FALSE(cache.contains(id, t));
+    EXPECT_EQ(cache.evicted(), evicted);
+    EXPECT_EQ(evicted > 0, capacity == 1000);
+  }
+}
 
 TEST(SeenCache, ACapacityOfZeroStillHoldsOne) {
   SeenCache cache(0);
