@@ -77,6 +77,13 @@ std::int64_t now_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+/// Peak resident memory of this process so far, in KiB.
+long max_rss_kib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -114,6 +121,7 @@ struct ReceiverReport {
   std::int64_t first_ns = 0, last_ns = 0;
   std::uint64_t received = 0;
   double cpu_s = 0;
+  long max_rss_kib = 0;
 };
 
 /// Receiver process: listens, reports its port, counts K messages, reports the times.
@@ -155,7 +163,8 @@ int run_receiver(const Args& a, int to_parent, int from_parent) {
     std::fprintf(stderr, "receiver: timed out with %" PRIu64 " of %" PRIu64 "\n", received.load(),
                  a.count);
   }
-  ReceiverReport r{first_ns.load(), last_ns.load(), received.load(), cpu_seconds() - cpu0};
+  ReceiverReport r{first_ns.load(), last_ns.load(), received.load(), cpu_seconds() - cpu0,
+                   max_rss_kib()};
   put(to_parent, r);
   char bye = 0;
   (void)get(from_parent, bye);  // stay up until the sender is done with us
@@ -218,12 +227,14 @@ int main(int argc, char** argv) {
         ",\"size\":%zu,\"compression\":\"%s\",\"protocol\":\"%s\",\"receiver\":\"%s\","
         "\"received\":%" PRIu64
         ",\"seconds\":%.6f,\"send_seconds\":%.6f,\"msgs_per_s\":%.1f,\"payload_bytes_per_s\":%.1f,"
-        "\"sender_cpu_ns_per_msg\":%.1f,\"receiver_cpu_ns_per_msg\":%.1f,\"ok\":%s}\n",
+        "\"sender_cpu_ns_per_msg\":%.1f,\"receiver_cpu_ns_per_msg\":%.1f,"
+        "\"sender_max_rss_kib\":%ld,\"receiver_max_rss_kib\":%ld,\"ok\":%s}\n",
         a.count, a.size, a.compression.c_str(), a.encryption.c_str(),
         a.use_recv ? "recv" : "handler", r.received, seconds,
         static_cast<double>(t_sent - t0) / 1e9, rate, rate * static_cast<double>(a.size),
         sender_cpu * 1e9 / static_cast<double>(a.count),
-        r.cpu_s * 1e9 / static_cast<double>(a.count), rc == 0 ? "true" : "false");
+        r.cpu_s * 1e9 / static_cast<double>(a.count), max_rss_kib(), r.max_rss_kib,
+        rc == 0 ? "true" : "false");
     std::fflush(stdout);
   }
   int status = 0;

@@ -429,18 +429,24 @@ Status MeshSocket::send(Array packets, std::uint8_t flag, std::uint8_t type) {
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be flags::broadcast or flags::whisper"};
   // Encoding and hashing happen here, on the caller's thread: the io thread, which every
-  // peer's traffic shares, only de-duplicates and queues the frame.
-  auto prepared = core::prepare_message(impl_->rt->id(), packets, flag, type, net::utc_seconds(),
-                                        impl_->max_body);
-  if (!prepared) return prepared.error();
+  // peer's traffic shares, only de-duplicates and queues the frame. The frame is encoded
+  // into a buffer this thread keeps: a small one is copied into the queue and the buffer
+  // serves the next send; a large one takes the buffer with it.
+  thread_local Bytes buffer;
+  auto encoded = core::encode_message(buffer, impl_->rt->id(), packets, flag, type,
+                                      net::utc_seconds(), impl_->max_body);
+  if (!encoded) {
+    if (buffer.size() > net::Runtime::inline_frame_max) Bytes().swap(buffer);  // a refused giant
+    return encoded.error();
+  }
   if (impl_->rt->on_strand()) {
     // From a handler: the node's answer is known at once.
-    return detail::run_command(*impl_->rt, "send",
-                               [m = std::move(*prepared)](core::Node& n, core::Time t) mutable {
-                                 return n.send_prepared(std::move(m), t);
-                               });
+    return detail::run_command(
+        *impl_->rt, "send",
+        [m = core::adopt_message(*encoded, std::move(buffer))](
+            core::Node& n, core::Time t) mutable { return n.send_prepared(std::move(m), t); });
   }
-  if (!impl_->rt->submit_send(std::move(*prepared))) return detail::closed_error();
+  if (!impl_->rt->submit_send(*encoded, buffer)) return detail::closed_error();
   return {};
 }
 

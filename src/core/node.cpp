@@ -402,27 +402,47 @@ void Node::tick(Time now) {
 
 // ---- Node: user commands ------------------------------------------------------------------------
 
-Result<PreparedMessage> prepare_message(const PeerId& sender, const Array& packets,
-                                        std::uint8_t flag, std::uint8_t type, std::uint64_t time,
-                                        std::size_t max_body) {
+Result<EncodedMessage> encode_message(Bytes& buffer, const PeerId& sender, const Array& packets,
+                                      std::uint8_t flag, std::uint8_t type, std::uint64_t time,
+                                      std::size_t max_body) {
   static_assert(PreparedMessage::raw_overhead == wire::raw_frame_overhead);
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be broadcast (0) or whisper (2)"};
   // Encoded once, straight into the uncompressed frame every raw link shares; the body the
   // other methods compress is a view into it.
-  Bytes frame = wire::encode_body(flag, sender, time, type, packets, wire::raw_frame_overhead);
-  const std::size_t body_size = frame.size() - wire::raw_frame_overhead;
+  const std::size_t size =
+      wire::encode_body_into(buffer, flag, sender, time, type, packets, wire::raw_frame_overhead);
+  const std::size_t body_size = size - wire::raw_frame_overhead;
   if (body_size > max_body)
     return Error{Errc::too_large,
                  "message of " + std::to_string(body_size) + " bytes exceeds max_body_bytes"};
-  auto sealed = wire::seal_raw_frame(frame);
+  auto sealed = wire::seal_raw_frame(std::span<std::uint8_t>(buffer.data(), size));
   if (!sealed) return sealed.error();
-  PreparedMessage m;
+  EncodedMessage m;
+  m.frame = ByteView(buffer.data(), size);
   m.id = *sealed;
   m.flag = flag;
   m.time = time;
-  m.raw = std::make_shared<const Bytes>(std::move(frame));
   return m;
+}
+
+PreparedMessage adopt_message(const EncodedMessage& encoded, Bytes&& buffer) {
+  PreparedMessage m;
+  m.id = encoded.id;
+  m.flag = encoded.flag;
+  m.time = encoded.time;
+  buffer.resize(encoded.frame.size());
+  m.raw = std::make_shared<const Bytes>(std::move(buffer));
+  return m;
+}
+
+Result<PreparedMessage> prepare_message(const PeerId& sender, const Array& packets,
+                                        std::uint8_t flag, std::uint8_t type, std::uint64_t time,
+                                        std::size_t max_body) {
+  Bytes buffer;
+  auto encoded = encode_message(buffer, sender, packets, flag, type, time, max_body);
+  if (!encoded) return encoded.error();
+  return adopt_message(*encoded, std::move(buffer));
 }
 
 Status Node::Impl::admit_broadcast(UserMessage& m) {

@@ -155,6 +155,21 @@ Result<PreparedMessage> prepare_message(const PeerId& sender, const Array& packe
                                         std::uint8_t flag, std::uint8_t type, std::uint64_t time,
                                         std::size_t max_body);
 
+/// A message encoded like prepare_message() does, but into a buffer of the caller's, which
+/// can serve message after message: a sender that reuses one allocates nothing per message.
+struct EncodedMessage {
+  ByteView frame;  ///< the first bytes of the buffer: the whole uncompressed frame
+  wire::Digest256 id{};
+  std::uint8_t flag = 0;
+  std::uint64_t time = 0;
+};
+Result<EncodedMessage> encode_message(Bytes& buffer, const PeerId& sender, const Array& packets,
+                                      std::uint8_t flag, std::uint8_t type, std::uint64_t time,
+                                      std::size_t max_body);
+/// The message `encoded` as a PreparedMessage that owns its frame: `buffer` (the one it was
+/// encoded into) is trimmed to the frame and taken, not copied.
+PreparedMessage adopt_message(const EncodedMessage& encoded, Bytes&& buffer);
+
 class Node {
  public:
   explicit Node(NodeConfig config);

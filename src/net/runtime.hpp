@@ -185,6 +185,14 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// std::function (and its allocation). A refusal is counted and recorded like any
   /// command's.
   bool submit_send(core::PreparedMessage message);
+  /// The same for a message encoded into `buffer` (core::encode_message): a small frame is
+  /// copied into the queue and `buffer` is left for the caller's next message; a large one
+  /// takes `buffer` over (it is left empty), so neither way allocates a second copy.
+  bool submit_send(const core::EncodedMessage& message, Bytes& buffer);
+  /// Frames up to this size travel by value through the inbox (InlineSend): the sizes glibc
+  /// serves from its per-thread caches, where a cross-thread free costs most relative to
+  /// the frame. Copying a larger frame would cost more than its allocation.
+  static constexpr std::size_t inline_frame_max = 1024;
 
   /// True on the thread currently running this runtime's strand (inside an item).
   bool on_strand() const noexcept { return strand_.running_in_this_thread(); }
@@ -338,7 +346,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::size_t taken_next_ = 0;
   bool running_taken_ = false;  ///< drain_inbox() is running inbox_taken_'s commands
   std::size_t inbox_low_water() const noexcept;
-  bool enqueue(InboxItem item, const core::SharedFrame& inline_frame = nullptr);
+  /// Queues `item`; a non-empty `inline_frame` is the frame of an InlineSend, copied into
+  /// the inbox's byte buffer.
+  bool enqueue(InboxItem item, ByteView inline_frame = {});
   /// On the strand: when the last take has run, takes everything queued.
   void take_inbox();
   /// On the strand: drops the rest of the last take (the runtime is closing).

@@ -65,7 +65,7 @@ Result<Bytes> make_frame(ByteView body, std::optional<Compression> method) {
   return make_frame(body, sha256(body), method);
 }
 
-Result<Digest256> seal_raw_frame(Bytes& buffer) {
+Result<Digest256> seal_raw_frame(std::span<std::uint8_t> buffer) {
   static_assert(raw_frame_overhead == frame_header_size + checksum_size);
   if (buffer.size() < raw_frame_overhead)
     return Error{Errc::invalid_argument, "seal_raw_frame: no room for the frame header"};

@@ -99,21 +99,30 @@ Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t 
 
 Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
                   std::uint8_t sub_flag, std::span<const Value> packets, std::size_t headroom) {
+  Bytes out;
+  encode_body_into(out, msg_type, sender, time, sub_flag, packets, headroom);
+  return out;
+}
+
+std::size_t encode_body_into(Bytes& buffer, std::uint8_t msg_type, std::string_view sender,
+                             std::uint64_t time, std::uint8_t sub_flag,
+                             std::span<const Value> packets, std::size_t headroom) {
   const std::size_t count = envelope_size + 1 + packets.size();
   std::size_t size = detail::array_header_size(count) + detail::uint_size(msg_type) +
                      detail::str_header_size(sender.size()) + sender.size() +
                      detail::uint_size(time) + detail::uint_size(sub_flag);
   for (const Value& v : packets) size += detail::encoded_size(v);
 
-  Bytes out(headroom + size);
-  detail::Writer w(out.data() + headroom, out.data() + out.size());
+  const std::size_t end = headroom + size;
+  if (buffer.size() < end) buffer.resize(end);
+  detail::Writer w(buffer.data() + headroom, buffer.data() + end);
   w.array_header(count);
   w.uint(msg_type);
   w.str(sender);
   w.uint(time);
   w.uint(sub_flag);
   for (const Value& v : packets) w.value(v);
-  return out;
+  return end;
 }
 
 }  // namespace p2p::wire

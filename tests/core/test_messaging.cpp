@@ -12,6 +12,40 @@ std::size_t chain(MemNet& net, std::size_t n) {
   return n;
 }
 
+// MeshSocket::send encodes into a buffer its thread keeps (core::encode_message): the frame
+// and id must be prepare_message()'s, whatever the buffer held before, and adopting the
+// buffer must hand over exactly the frame.
+TEST(Messaging, EncodingIntoAReusedBufferMatchesPrepareMessage) {
+  const core::PeerId sender = "sender-id";
+  Bytes buffer(2000, 0xee);
+  const Array longer{Value(Bytes(900, 1)), Value("x")}, shorter{Value("y")};
+  for (const auto* packets : {&longer, &shorter}) {
+    auto prepared =
+        core::prepare_message(sender, *packets, flags::broadcast, 0, 1'700'000'000, 1u << 20);
+    ASSERT_TRUE(prepared);
+    auto encoded = core::encode_message(buffer, sender, *packets, flags::broadcast, 0,
+                                        1'700'000'000, 1u << 20);
+    ASSERT_TRUE(encoded);
+    EXPECT_EQ(Bytes(encoded->frame.begin(), encoded->frame.end()), *prepared->raw);
+    EXPECT_EQ(encoded->frame.data(), buffer.data());
+    EXPECT_EQ(encoded->id, prepared->id);
+    EXPECT_EQ(encoded->time, prepared->time);
+  }
+  auto encoded =
+      core::encode_message(buffer, sender, shorter, flags::whisper, 0, 1'700'000'000, 1u << 20);
+  ASSERT_TRUE(encoded);
+  const Bytes frame(encoded->frame.begin(), encoded->frame.end());
+  const core::PreparedMessage adopted = core::adopt_message(*encoded, std::move(buffer));
+  EXPECT_EQ(*adopted.raw, frame) << "trimmed to the frame";
+  EXPECT_EQ(adopted.flag, flags::whisper);
+  // Too large for max_body: refused, like prepare_message.
+  Bytes again;
+  auto refused =
+      core::encode_message(again, sender, longer, flags::broadcast, 0, 1'700'000'000, 100);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::too_large);
+}
+
 TEST(Messaging, BroadcastPropagatesOverAChainOfThree) {
   MemNet net;
   auto cfg = [](std::uint16_t p) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -67,6 +68,28 @@ TEST(EncodeBody, LargePayloadUsesArray16Header) {
   auto r = decode_body(b);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->payload.size(), 13u);
+}
+
+// One buffer serves message after message (core::encode_message): each body lands after the
+// headroom, byte for byte as encode_body() makes it, and nothing before or after it moves.
+TEST(EncodeBody, IntoAReusedBufferWritesTheSameBytes) {
+  Bytes buffer(300, 0xee);
+  const std::vector<Value> small{Value("hi")}, large{Value(Bytes(500, 7)), Value(3)};
+  for (const auto* packets : {&small, &large, &small}) {
+    const Bytes expected = encode_body(flags::broadcast, "node", 1'700'000'000, 5, *packets, 0);
+    const Bytes before = buffer;
+    const std::size_t end = p2p::wire::encode_body_into(buffer, flags::broadcast, "node",
+                                                        1'700'000'000, 5, *packets, 36);
+    ASSERT_EQ(end, 36 + expected.size());
+    ASSERT_GE(buffer.size(), end);
+    EXPECT_EQ(Bytes(buffer.begin() + 36, buffer.begin() + static_cast<std::ptrdiff_t>(end)),
+              expected);
+    EXPECT_TRUE(std::equal(buffer.begin(), buffer.begin() + 36, before.begin()))
+        << "the headroom is the caller's";
+    for (std::size_t i = end; i < std::min(before.size(), buffer.size()); ++i)
+      ASSERT_EQ(buffer[i], before[i]) << "byte " << i << " after the body";
+  }
+  EXPECT_GE(buffer.size(), 36 + 500u) << "grown by the large message and kept";
 }
 
 TEST(DecodeBody, Py2pHandshakeWithBinIds) {

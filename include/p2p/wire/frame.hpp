@@ -30,7 +30,10 @@ inline constexpr std::size_t raw_frame_overhead = 4 + 32;
 /// Turns `buffer` = [raw_frame_overhead spare bytes][body] into the uncompressed frame of
 /// that body in place, and returns the body's sha256 (its id). Errc::too_large when the
 /// content would not fit the 32-bit length.
-Result<Digest256> seal_raw_frame(Bytes& buffer);
+Result<Digest256> seal_raw_frame(std::span<std::uint8_t> buffer);
+inline Result<Digest256> seal_raw_frame(Bytes& buffer) {
+  return seal_raw_frame(std::span<std::uint8_t>(buffer));
+}
 
 struct OpenedFrame {
   Bytes body;                         ///< uncompressed msgpack body (checksum stripped)

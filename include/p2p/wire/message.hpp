@@ -37,4 +37,11 @@ Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t 
 Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
                   std::uint8_t sub_flag, std::span<const Value> packets, std::size_t headroom);
 
+/// The same, written into `buffer` from offset `headroom` on, so that one buffer can serve
+/// message after message: it only grows (and zero-fills) when a body needs more room than
+/// it has. Returns headroom + the body's size; the bytes after that are left as they were.
+std::size_t encode_body_into(Bytes& buffer, std::uint8_t msg_type, std::string_view sender,
+                             std::uint64_t time, std::uint8_t sub_flag,
+                             std::span<const Value> packets, std::size_t headroom);
+
 }  // namespace p2p::wire
