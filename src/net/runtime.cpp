@@ -36,10 +36,10 @@ constexpr std::size_t inbox_batch = 256;
 /// granularity: a batch overshoots a link's high-water mark by at most this much).
 constexpr std::size_t inbox_pump_bytes = 64u << 10;
 /// Beyond these capacities an emptied inbox vector is freed rather than kept for reuse once
-/// its take filled less than a quarter of it: a burst must not pin its peak memory for the
-/// rest of the node's life, but while it lasts, freeing and regrowing the vectors at every
-/// take (fresh pages to fault in, copies as they double) cost a fast sender a fifth of its
-/// time.
+/// its take filled less than a quarter of it, and every one of them is when the queue
+/// empties: a burst must not pin its peak memory for the rest of the node's life, but while
+/// it lasts, freeing and regrowing the vectors at every take (fresh pages to fault in,
+/// copies as they double) cost a fast sender a fifth of its time.
 constexpr std::size_t inbox_kept_items = 4096;
 constexpr std::size_t inbox_kept_bytes = 256u << 10;
 /// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
@@ -315,6 +315,22 @@ void Runtime::take_inbox() {
   taken_left_ = inbox_taken_.size();
 }
 
+void Runtime::release_burst_capacity() noexcept {
+  // take_inbox() keeps vectors that its takes still fill, so a burst keeps its capacity
+  // while it lasts. Once the queue is empty the burst is over, and an idle node must not
+  // hold its peak for the rest of its life.
+  auto trim = [](auto& v, std::size_t kept) {
+    if (v.capacity() > kept) std::remove_reference_t<decltype(v)>().swap(v);
+  };
+  trim(inbox_, inbox_kept_items);
+  trim(inbox_bytes_, inbox_kept_bytes);
+  inbox_taken_.clear();
+  taken_bytes_.clear();
+  taken_next_ = 0;
+  trim(inbox_taken_, inbox_kept_items);
+  trim(taken_bytes_, inbox_kept_bytes);
+}
+
 void Runtime::drop_taken() noexcept {
   taken_next_ = 0;
   inbox_taken_.clear();
@@ -358,6 +374,7 @@ void Runtime::drain_inbox() {
   // What pacing left unrun stays taken, and runs first when the links drain.
   taken_left_ = inbox_taken_.size() - taken_next_;
   if (room_waiters_ > 0 && queued() <= inbox_low_water()) inbox_room_.notify_all();
+  if (queued() == 0) release_burst_capacity();
   if (closed_ || !accepting_ || queued() == 0 || paused_) {
     drain_posted_ = false;  // set_paused(false) or the next submit() posts again
     return;

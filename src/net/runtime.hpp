@@ -351,6 +351,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool enqueue(InboxItem item, ByteView inline_frame = {});
   /// On the strand: when the last take has run, takes everything queued.
   void take_inbox();
+  /// On the strand, under inbox_mu_, with nothing queued: frees the vectors a burst grew
+  /// beyond what take_inbox() keeps.
+  void release_burst_capacity() noexcept;
   /// On the strand: drops the rest of the last take (the runtime is closing).
   void drop_taken() noexcept;
   void run_inbox_item(InboxItem& item, core::Time now);
