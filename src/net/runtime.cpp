@@ -35,13 +35,18 @@ constexpr std::size_t inbox_batch = 256;
 /// Frames queued by commands of one batch before they are handed to the links (pacing
 /// granularity: a batch overshoots a link's high-water mark by at most this much).
 constexpr std::size_t inbox_pump_bytes = 64u << 10;
-/// Beyond these capacities an emptied inbox vector is freed rather than kept for reuse once
-/// its take filled less than a quarter of it, and every one of them is when the queue
-/// empties: a burst must not pin its peak memory for the rest of the node's life, but while
-/// it lasts, freeing and regrowing the vectors at every take (fresh pages to fault in,
-/// copies as they double) cost a fast sender a fifth of its time.
+/// Beyond these capacities an inbox vector is freed rather than kept for reuse once it holds
+/// less than a quarter of its capacity (always, when the queue empties): a burst must not
+/// pin its peak memory for the rest of the node's life, but while it lasts, freeing and
+/// regrowing the vectors at every take (fresh pages to fault in, copies as they double)
+/// cost a fast sender a fifth of its time.
 constexpr std::size_t inbox_kept_items = 4096;
 constexpr std::size_t inbox_kept_bytes = 256u << 10;
+
+template <class Vector>
+void shed_burst_capacity(Vector& v, std::size_t kept) noexcept {
+  if (v.capacity() > kept && v.size() < v.capacity() / 4) Vector().swap(v);
+}
 /// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
 /// cost little), so a buffer starts at one page and doubles, up to read_chunk, only while
 /// reads fill it.
@@ -298,12 +303,8 @@ std::size_t Runtime::inbox_low_water() const noexcept {
 
 void Runtime::take_inbox() {
   if (taken_next_ < inbox_taken_.size()) return;  // the last take has not all run yet
-  if (inbox_taken_.capacity() > inbox_kept_items &&
-      inbox_taken_.size() < inbox_taken_.capacity() / 4)
-    std::vector<InboxItem>().swap(inbox_taken_);
-  if (taken_bytes_.capacity() > inbox_kept_bytes &&
-      taken_bytes_.size() < taken_bytes_.capacity() / 4)
-    std::vector<std::uint8_t>().swap(taken_bytes_);
+  shed_burst_capacity(inbox_taken_, inbox_kept_items);
+  shed_burst_capacity(taken_bytes_, inbox_kept_bytes);
   inbox_taken_.clear();
   taken_bytes_.clear();
   taken_next_ = 0;
@@ -319,16 +320,13 @@ void Runtime::release_burst_capacity() noexcept {
   // take_inbox() keeps vectors that its takes still fill, so a burst keeps its capacity
   // while it lasts. Once the queue is empty the burst is over, and an idle node must not
   // hold its peak for the rest of its life.
-  auto trim = [](auto& v, std::size_t kept) {
-    if (v.capacity() > kept) std::remove_reference_t<decltype(v)>().swap(v);
-  };
-  trim(inbox_, inbox_kept_items);
-  trim(inbox_bytes_, inbox_kept_bytes);
   inbox_taken_.clear();
   taken_bytes_.clear();
   taken_next_ = 0;
-  trim(inbox_taken_, inbox_kept_items);
-  trim(taken_bytes_, inbox_kept_bytes);
+  shed_burst_capacity(inbox_, inbox_kept_items);  // empty: nothing is queued
+  shed_burst_capacity(inbox_bytes_, inbox_kept_bytes);
+  shed_burst_capacity(inbox_taken_, inbox_kept_items);
+  shed_burst_capacity(taken_bytes_, inbox_kept_bytes);
 }
 
 void Runtime::drop_taken() noexcept {
