@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include "mesh_test_util.hpp"
 
@@ -94,6 +96,40 @@ void handler_registry(const std::string& enc, MeshSocket::Handler reg) {
   EXPECT_EQ(plain->packets(), (Array{flags::broadcast, "not test"}));
   EXPECT_FALSE(g->recv()) << "only 'test' gets an answer";
   EXPECT_EQ(f->status().counter("messages_handled"), 1u);
+}
+
+// Not a py2p scenario: a handler that returns true owns the message and may move it out
+// (the CLI keeps every message it takes that way). Later handlers and recv() see only the
+// messages it left.
+TEST_P(Py2pScenario, HandlerThatTakesAMessageMayMoveIt) {
+  auto f = make_node(enc(), ""), g = make_node(enc(), "");
+  std::mutex mu;
+  std::vector<Message> kept;
+  std::vector<Array> seen_later;
+  f->register_handler([&](Message& msg, Connection&) {
+    if (msg.packets().size() < 2 || msg.packets()[1] != Value("keep")) return false;
+    std::lock_guard lock(mu);
+    kept.push_back(std::move(msg));
+    return true;
+  });
+  f->register_handler([&](Message& msg, Connection&) {
+    std::lock_guard lock(mu);
+    seen_later.push_back(msg.packets());
+    return false;
+  });
+  ASSERT_TRUE(link(*g, *f));
+  ASSERT_TRUE(g->send({"keep", 1}));
+  ASSERT_TRUE(g->send({"pass", 2}));
+  auto passed = next_message(*f);
+  ASSERT_TRUE(passed) << f->status().to_string();
+  EXPECT_EQ(passed->packets(), (Array{flags::broadcast, "pass", 2}));
+  EXPECT_FALSE(f->recv()) << "the kept message must not reach recv()";
+  std::lock_guard lock(mu);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].packets(), (Array{flags::broadcast, "keep", 1}));
+  EXPECT_EQ(kept[0].sender(), g->id());
+  EXPECT_EQ(kept[0].type(), flags::broadcast);
+  EXPECT_EQ(seen_later, (std::vector<Array>{Array{flags::broadcast, "pass", 2}}));
 }
 
 TEST_P(Py2pScenario, HandlerRegistryConnectionSend) {

@@ -65,10 +65,12 @@ int run_interactive_node(const NodeArgs& args) {
   Console con;
   MessageLog log;
   sock->register_handler([&](Message& msg, Connection&) {
-    LoggedMessage m = log.add(msg);
-    con.print("[%llu] %s %s %s: %s\n", static_cast<unsigned long long>(m.index),
-              utc_text(msg.time()).c_str(), msg.type() == flags::whisper ? "whisper" : "broadcast",
-              short_id(msg.sender()).c_str(), Value(msg.packets()).repr().c_str());
+    const auto m = log.add(std::move(msg));
+    const Message& logged = m->msg;
+    con.print("[%llu] %s %s %s: %s\n", static_cast<unsigned long long>(m->index),
+              utc_text(logged.time()).c_str(),
+              logged.type() == flags::whisper ? "whisper" : "broadcast",
+              short_id(logged.sender()).c_str(), Value(logged.packets()).repr().c_str());
     return true;
   });
   sock->on(Event::peer_joined,

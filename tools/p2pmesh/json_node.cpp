@@ -139,7 +139,7 @@ class JsonNode {
       if (name == "send") return send(cmd, answer);
       if (name == "recv") {
         Json list = Json::array();
-        for (const auto& m : log_.drain()) list.push_back(message_json(m));
+        for (const auto& m : log_.drain()) list.push_back(message_json(*m));
         answer["messages"] = list;
         return {};
       }
@@ -300,9 +300,9 @@ int run_json_node(const NodeArgs& args) {
   // The last handler sees every user-level message: it numbers and keeps it, and takes it
   // (the JSON interface keeps its own queue for `recv`, so indices stay consistent).
   sock->register_handler([&](Message& msg, Connection&) {
-    LoggedMessage m = log.add(msg);
+    const auto m = log.add(std::move(msg));
     if (node.events_on) {
-      Json ev = message_json(m);
+      Json ev = message_json(*m);
       ev["event"] = "message";
       out.line(ev);
     }

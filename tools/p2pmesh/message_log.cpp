@@ -12,10 +12,12 @@ std::int64_t monotonic_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-LoggedMessage MessageLog::add(const Message& msg) {
+std::shared_ptr<const LoggedMessage> MessageLog::add(Message&& msg) {
   const std::int64_t now = monotonic_ns();
+  // Built outside the lock: the command thread's recv and wait contend for it.
+  auto m = std::make_shared<LoggedMessage>(LoggedMessage{0, now, std::move(msg)});
   std::lock_guard lock(mu_);
-  LoggedMessage m{next_index_++, now, msg};
+  m->index = next_index_++;
   held_.push_back(m);
   if (held_.size() > capacity_) held_.pop_front();
   pending_.push_back(m);
@@ -35,15 +37,15 @@ LoggedMessage MessageLog::add(const Message& msg) {
 
 std::optional<Message> MessageLog::get(std::uint64_t index) const {
   std::lock_guard lock(mu_);
-  if (held_.empty() || index < held_.front().index || index > held_.back().index)
+  if (held_.empty() || index < held_.front()->index || index > held_.back()->index)
     return std::nullopt;
-  return held_[index - held_.front().index].msg;
+  return held_[index - held_.front()->index]->msg;
 }
 
-std::vector<LoggedMessage> MessageLog::drain() {
+std::vector<std::shared_ptr<const LoggedMessage>> MessageLog::drain() {
   std::lock_guard lock(mu_);
-  std::vector<LoggedMessage> out(std::make_move_iterator(pending_.begin()),
-                                 std::make_move_iterator(pending_.end()));
+  std::vector<std::shared_ptr<const LoggedMessage>> out(std::make_move_iterator(pending_.begin()),
+                                                        std::make_move_iterator(pending_.end()));
   pending_.clear();
   return out;
 }

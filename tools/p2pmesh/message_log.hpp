@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -28,12 +29,14 @@ class MessageLog {
  public:
   explicit MessageLog(std::size_t capacity = 65536) : capacity_(capacity) {}
 
-  /// Records a message; returns it numbered and stamped.
-  LoggedMessage add(const Message& msg);
+  /// Takes a message (a handler that returns true owns it); returns it numbered and
+  /// stamped. The held and the pending queue share this one immutable copy: a node relaying
+  /// a burst pays one allocation per message here, not a deep copy per queue.
+  std::shared_ptr<const LoggedMessage> add(Message&& msg);
   /// A held message by index; nullopt when it never existed or was dropped as too old.
   std::optional<Message> get(std::uint64_t index) const;
   /// Everything received since the last drain (at most `capacity`, oldest dropped first).
-  std::vector<LoggedMessage> drain();
+  std::vector<std::shared_ptr<const LoggedMessage>> drain();
 
   struct WaitResult {
     bool ok = false;
@@ -53,8 +56,8 @@ class MessageLog {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::size_t capacity_;
-  std::deque<LoggedMessage> held_;     // the most recent `capacity_`, for reply
-  std::deque<LoggedMessage> pending_;  // not yet drained by recv
+  std::deque<std::shared_ptr<const LoggedMessage>> held_;     // the last `capacity_`, for reply
+  std::deque<std::shared_ptr<const LoggedMessage>> pending_;  // not yet drained by recv
   std::uint64_t next_index_ = 0;
   std::uint64_t received_ = 0;
   std::uint64_t dropped_ = 0;
