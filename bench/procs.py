@@ -129,10 +129,35 @@ def rss_kib(pid, field="VmRSS"):
 
 
 def cpu_seconds(pid):
-    """User + system CPU time of a process (from /proc/PID/stat), in seconds."""
+    """User + system CPU time of a process (from /proc/PID/stat), in seconds. The kernel
+    counts it in clock ticks (10 ms here): see cpu_sample() for a finer clock."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_sample(pid):
+    """A CPU-time reading of a process for cpu_used(): the nanoseconds each of its threads
+    has run (/proc/PID/task/TID/schedstat), and its tick count as a fallback."""
+    threads = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                threads[tid] = int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended while we read: the tick count still has it
+    return threads, cpu_seconds(pid)
+
+
+def cpu_used(before, after):
+    """(CPU seconds, clock) between two cpu_sample()s: to the nanosecond from the threads'
+    run times ("schedstat") when the same threads lived through both, else from the ticks
+    ("ticks": a thread that ended in between takes its run time with it, the tick count
+    keeps it)."""
+    (threads0, ticks0), (threads1, ticks1) = before, after
+    if threads0.keys() == threads1.keys():
+        return sum(threads1[t] - threads0[t] for t in threads1) / 1e9, "schedstat"
+    return ticks1 - ticks0, "ticks"
 
 
 def poll(predicate, timeout, what, period=0.02):

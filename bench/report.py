@@ -323,7 +323,10 @@ def rss(d, errors):
 def cpu(d, errors):
     out = ["## (e) CPU time per relayed message", "",
            "A - B - C, A bursts K messages of 64 B that C waits for; the figure is B's CPU time "
-           "(user + system, /proc/PID/stat, 10 ms ticks) / K. B also delivers each message to "
+           "/ K, the run time of B's threads in nanoseconds (/proc/PID/task/TID/schedstat; "
+           "bench/procs.py falls back to the 10 ms ticks of /proc/PID/stat when a thread ended "
+           "during the burst, and the clock column says which a run used). B also delivers "
+           "each message to "
            "its own JSON handler (events off), as every node does. K = %s for p2pmesh, %s for "
            "the references (their cost per message grows with K). p2pmesh's K keeps the burst "
            "(~170 B per frame) under the 4 MiB a node queues for one peer: relayed traffic is "
@@ -331,12 +334,14 @@ def cpu(d, errors):
            "(`slow_peers_closed`, docs/limits.md). On this shared machine a 100,000-message "
            "burst did that in every run while other jobs competed for the two cores." % (
                f"{d.cfg.relay_count_cpp:,}", f"{d.cfg.relay_count_ref:,}"), "",
-           "| implementation | CPU per relayed message |", "|---|---|"]
+           "| implementation | CPU per relayed message | clock |", "|---|---|---|"]
     for impl in ("p2pmesh", "py2p", "js2p"):
         s = d.stat("cpu_relay", impl, "cpu_us_per_msg")
         if s:
-            out.append("| %s | %s |" % (impl, show(s, unit=" us")))
-    out += error_rows(errors, "cpu_relay", 2)
+            clocks = sorted({r.get(impl, {}).get("clock", "ticks")
+                             for r in d.results.get("cpu_relay", []) if impl in r})
+            out.append("| %s | %s | %s |" % (impl, show(s, unit=" us"), ", ".join(clocks)))
+    out += error_rows(errors, "cpu_relay", 3)
     return out + [""]
 
 

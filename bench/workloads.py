@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 import mesh_harness  # noqa: E402
 from mesh_harness import HarnessError, Mesh, wait_connected  # noqa: E402,F401
 
-from procs import BenchError, LineProcess, cpu_seconds, poll, rss_kib, run_json  # noqa: E402
+from procs import BenchError, LineProcess, cpu_sample, cpu_used, poll, rss_kib, run_json  # noqa: E402
 
 REFERENCES = ("py2p", "js2p")
 NODE_KINDS = ("cpp",) + REFERENCES
@@ -312,8 +312,8 @@ def rss_library(cfg):
 
 # ---- (e) CPU per relayed message -----------------------------------------------------------
 def cpu_relay(cfg, kind):
-    """A - B - C: A bursts K messages that C waits for; B's CPU time (user + system, from
-    /proc/PID/stat) over K. B also delivers each message to its own JSON handler, as every
+    """A - B - C: A bursts K messages that C waits for; B's CPU time (the run time of its
+    threads, procs.cpu_used) over K. B also delivers each message to its own JSON handler, as every
     node does."""
     count = cfg.relay_count_cpp if kind == "cpp" else cfg.relay_count_ref
     with Mesh() as mesh:
@@ -330,14 +330,14 @@ def cpu_relay(cfg, kind):
         if not c.cmd("wait", count=20, timeout=30).get("ok"):
             raise BenchError("the warm-up messages did not cross the chain in 30 s")
         c.ok("reset")
-        before = cpu_seconds(b.proc.pid)
+        before = cpu_sample(b.proc.pid)
         a.cmd("burst", count=count, size=64, answer_timeout=cfg.ref_timeout)
         got = c.cmd("wait", count=count, timeout=cfg.ref_timeout)
         if not got.get("ok"):
             raise BenchError("C got %d of %d relayed messages within %.0f s" % (
                 got.get("received", 0), count, cfg.ref_timeout))
-        used = cpu_seconds(b.proc.pid) - before
-    return {LABEL[kind]: {"cpu_us_per_msg": used / count * 1e6, "count": count}}
+        used, clock = cpu_used(before, cpu_sample(b.proc.pid))
+    return {LABEL[kind]: {"cpu_us_per_msg": used / count * 1e6, "count": count, "clock": clock}}
 
 
 # ---- (f) the simulator ---------------------------------------------------------------------
