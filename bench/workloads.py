@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
 import mesh_harness  # noqa: E402
 from mesh_harness import HarnessError, Mesh, wait_connected  # noqa: E402,F401
 
-from procs import BenchError, LineProcess, cpu_sample, cpu_used, poll, rss_kib, run_json  # noqa: E402
+from procs import (BenchError, LineProcess, cpu_sample, cpu_used, poll,  # noqa: E402
+                   rss_kib, run_json)
 
 REFERENCES = ("py2p", "js2p")
 NODE_KINDS = ("cpp",) + REFERENCES
@@ -313,8 +314,8 @@ def rss_library(cfg):
 # ---- (e) CPU per relayed message -----------------------------------------------------------
 def cpu_relay(cfg, kind):
     """A - B - C: A bursts K messages that C waits for; B's CPU time (the run time of its
-    threads, procs.cpu_used) over K. B also delivers each message to its own JSON handler, as every
-    node does."""
+    threads, procs.cpu_used) over K. B also delivers each message to its own JSON handler, as
+    every node does."""
     count = cfg.relay_count_cpp if kind == "cpp" else cfg.relay_count_ref
     with Mesh() as mesh:
         a, b, c = start(mesh, kind, 3)

@@ -47,6 +47,7 @@ template <class Vector>
 void shed_burst_capacity(Vector& v, std::size_t kept) noexcept {
   if (v.capacity() > kept && v.size() < v.capacity() / 4) Vector().swap(v);
 }
+
 /// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
 /// cost little), so a buffer starts at one page and doubles, up to read_chunk, only while
 /// reads fill it.
