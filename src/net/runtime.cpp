@@ -427,8 +427,11 @@ void Runtime::pump() {
     std::vector<core::Command> cmds = std::move(commands_);
     node_->take_outbox(cmds);
     // Whoever learns of these commands' effects (an event, a delivery, or a peer answering
-    // what we send) must find the snapshot already showing what caused them.
+    // what we send) must find the snapshot already showing what caused them. That includes
+    // the errors the events report: they are recorded here, with the counters that count
+    // them, so no snapshot shows the one without the other.
     for (const auto& c : cmds) {
+      if (const auto* e = std::get_if<core::EventCmd>(&c)) record_event_error(*e);
       if (!std::holds_alternative<core::SendCmd>(c) && !std::holds_alternative<core::DeliverCmd>(c))
         structure_dirty_ = true;
     }
@@ -464,15 +467,17 @@ void Runtime::execute(core::Command& cmd) {
                    if (hooks_.deliver) hooks_.deliver(std::move(c.msg));
                  },
                  [&](core::EventCmd& c) {
-                   if (c.kind == core::EventKind::dial_failed)
-                     record_error("dial failed: " + c.detail);
-                   else if (c.kind == core::EventKind::handshake_failed)
-                     record_error("handshake failed on connection " + std::to_string(c.conn) +
-                                  ": " + c.detail);
                    if (hooks_.event) hooks_.event(c);
                  },
              },
              cmd);
+}
+
+void Runtime::record_event_error(const core::EventCmd& e) {
+  if (e.kind == core::EventKind::dial_failed)
+    record_error("dial failed: " + e.detail);
+  else if (e.kind == core::EventKind::handshake_failed)
+    record_error("handshake failed on connection " + std::to_string(e.conn) + ": " + e.detail);
 }
 
 void Runtime::publish(bool structure) {

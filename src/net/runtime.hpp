@@ -242,6 +242,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void item(F&& f);
   void pump();
   void execute(core::Command& cmd);
+  /// The recent error a failed dial or handshake reports; other events report none.
+  void record_event_error(const core::EventCmd& e);
   void publish(bool structure);
   void drain_inbox();
 
