@@ -1,11 +1,15 @@
 // p2p_bench_mesh: the p2pmesh workloads of bench/run.py that need nodes inside one process.
 //
-//   p2p_bench_mesh flood --nodes N [--floods F] [--size B] [--seed S] [--timeout SECONDS]
-//       N nodes on 127.0.0.1 sharing one io_context run by one thread. Each node dials a
-//       random earlier node and peer exchange does the rest (max_outgoing 4, as the demo).
-//       Once the mesh is formed, F broadcasts of B bytes, one at a time from random nodes:
-//       for each, how many nodes it reached, the time from send() to the last arrival, and
-//       the wire copies (broadcast_copies_in summed over every node, counted once the
+//   p2p_bench_mesh flood --nodes N [--floods F] [--size B] [--seed S] [--threads T]
+//                        [--timeout SECONDS]
+//       N nodes on 127.0.0.1 sharing one io_context run by T threads (default 1). Each node
+//       dials a random earlier node and peer exchange does the rest (max_outgoing 4, as the
+//       demo). Once the mesh is formed: the io threads' CPU over one quiet second
+//       (idle_cpu_pct, of one core); then F broadcasts of B bytes, one at a time from random
+//       nodes: for each, how many nodes it reached, the time from send() to the last
+//       arrival, the io threads' CPU until the 1 ms poll saw that arrival
+//       (io_cpu_to_last_ms: about the time to last when the flood waits for the CPU alone),
+//       and the wire copies (broadcast_copies_in summed over every node, counted once the
 //       network is quiet again) against 2 x edges. One JSON line.
 //   p2p_bench_mesh hub [--max-connections N]
 //       One node with its own io thread, limits raised to accept N connections. Prints
@@ -17,7 +21,9 @@
 //       under way, answers stdin lines with {"peers":<nodes linked>}; exits at end of input.
 //
 // Every wait has a deadline; the program exits 1 when a condition is not met in time.
+#include <pthread.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <asio/executor_work_guard.hpp>
@@ -68,6 +74,21 @@ bool wait_until(double timeout_s, const std::function<bool()>& done,
   return done();
 }
 
+/// CPU time `t` has used, in ms (its thread CPU clock).
+double thread_cpu_ms(std::thread& t) {
+  clockid_t id{};
+  timespec ts{};
+  if (pthread_getcpuclockid(t.native_handle(), &id) != 0 || clock_gettime(id, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+/// CPU time the io threads have used together, in ms.
+double io_cpu_ms(std::vector<std::thread>& io) {
+  double sum = 0;
+  for (auto& t : io) sum += thread_cpu_ms(t);
+  return sum;
+}
+
 /// Many sockets need many descriptors: take the hard limit.
 void raise_fd_limit() {
   rlimit r{};
@@ -108,13 +129,15 @@ int flood(int argc, char** argv) {
   const std::size_t n = std::max<std::size_t>(2, arg_n(argc, argv, "--nodes", 256));
   const std::size_t floods = std::max<std::size_t>(1, arg_n(argc, argv, "--floods", 5));
   const std::size_t size = arg_n(argc, argv, "--size", 64);
+  const std::size_t threads = std::clamp<std::size_t>(arg_n(argc, argv, "--threads", 1), 1, 64);
   const double timeout_s = std::strtod(arg(argc, argv, "--timeout", "120").c_str(), nullptr);
   std::mt19937_64 rng(arg_n(argc, argv, "--seed", 1));
   raise_fd_limit();
 
   asio::io_context ioc;
   auto guard = asio::make_work_guard(ioc);
-  std::thread io([&] { ioc.run(); });
+  std::vector<std::thread> io;
+  for (std::size_t t = 0; t < threads; ++t) io.emplace_back([&] { ioc.run(); });
   std::vector<std::unique_ptr<MeshSocket>> nodes;
   // arrival[i]: steady_clock ns of the current flood's first delivery at node i, 0 if none.
   std::vector<std::atomic<std::int64_t>> arrival(n);
@@ -162,14 +185,20 @@ int flood(int argc, char** argv) {
         std::chrono::milliseconds(20));
     const double form_s = std::chrono::duration<double>(Clock::now() - t_form).count();
     if (!formed) throw std::runtime_error("the mesh did not form in time");
+    // What the formed, quiet mesh costs in the background (timers, self-healing checks):
+    // the io threads' CPU over one second, as a share of one core.
+    const double idle_cpu0 = io_cpu_ms(io);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double idle_cpu_pct = (io_cpu_ms(io) - idle_cpu0) / 10.0;
 
-    std::vector<double> ms, reached, copies;
+    std::vector<double> ms, io_ms, reached, copies;
     const p2p::Bytes body(size, 0x42);
     for (std::size_t f = 1; f <= floods; ++f) {
       for (auto& a : arrival) a.store(0);
       current.store(f);
       const std::size_t origin = std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
       const auto copies_before = total_counter(nodes, "broadcast_copies_in");
+      const double io_cpu0 = io_cpu_ms(io);
       const auto t0 = Clock::now();
       if (auto st = nodes[origin]->send(p2p::Array{p2p::Value(f), p2p::Value(body)}); !st)
         throw std::runtime_error("send: " + st.error().message);
@@ -179,6 +208,7 @@ int flood(int argc, char** argv) {
         return r;
       };
       wait_until(timeout_s, [&] { return count_reached() == n - 1; });
+      io_ms.push_back(io_cpu_ms(io) - io_cpu0);
       // Copies still in flight after the last arrival: count once the total is stable.
       std::uint64_t last = UINT64_MAX, now = 0;
       auto still_since = Clock::now();
@@ -203,9 +233,11 @@ int flood(int argc, char** argv) {
     }
     std::printf(
         "{\"workload\":\"flood_inproc\",\"impl\":\"p2pmesh\",\"nodes\":%zu,\"edges\":%zu,"
-        "\"form_s\":%.3f,\"size\":%zu,\"time_to_last_ms\":%s,\"reached\":%s,\"copies\":%s}\n",
-        n, edges, form_s, size, json_list(ms).c_str(), json_list(reached).c_str(),
-        json_list(copies).c_str());
+        "\"threads\":%zu,\"form_s\":%.3f,\"idle_cpu_pct\":%.2f,\"size\":%zu,"
+        "\"time_to_last_ms\":%s,\"io_cpu_to_last_ms\":%s,"
+        "\"reached\":%s,\"copies\":%s}\n",
+        n, edges, threads, form_s, idle_cpu_pct, size, json_list(ms).c_str(),
+        json_list(io_ms).c_str(), json_list(reached).c_str(), json_list(copies).c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "p2p_bench_mesh flood: %s\n", e.what());
     rc = 1;
@@ -213,7 +245,7 @@ int flood(int argc, char** argv) {
   for (auto& s : nodes) s->close();
   guard.reset();
   ioc.stop();
-  io.join();
+  for (auto& t : io) t.join();
   nodes.clear();
   return rc;
 }
@@ -286,7 +318,7 @@ int main(int argc, char** argv) {
   if (mode == "clients") return clients(argc, argv);
   std::fprintf(stderr,
                "usage: p2p_bench_mesh flood --nodes N [--floods F] [--size B] [--seed S] "
-               "[--timeout SECONDS]\n"
+               "[--threads T] [--timeout SECONDS]\n"
                "       p2p_bench_mesh hub [--max-connections N]\n"
                "       p2p_bench_mesh clients --port P --count N\n");
   return 2;

@@ -154,8 +154,11 @@ def goals(d):
         rows.append(("(c) 16 processes (%s): last node < 1 ms" % topo,
                      "%.3f ms" % t if t else "-", verdict(t, t and t < 1.0)))
     t = d.med("flood_inproc", "p2pmesh 1024", "time_to_last_ms")
+    t2 = d.med("flood_inproc", "p2pmesh 1024 (2 threads)", "time_to_last_ms")
+    best = min(x for x in (t, t2, math.inf) if x) if (t or t2) else None
     rows.append(("(c) 1,024 nodes in one process: last node < 50 ms",
-                 "%.1f ms" % t if t else "-", verdict(t, t and t < 50)))
+                 ("%.1f ms with one io thread" % t if t else "-") +
+                 ("; %.1f ms with two" % t2 if t2 else ""), verdict(best, best and best < 50)))
     worst, seen = None, []
     for wl, impl in [("flood16", "p2pmesh tree"), ("flood16", "p2pmesh mesh"),
                      ("flood_inproc", "p2pmesh 256"), ("flood_inproc", "p2pmesh 1024")]:
@@ -264,19 +267,32 @@ def floods(d, errors):
            "last node's first delivery - the send. Copies = broadcast copies received, summed "
            "over the nodes once the network is quiet (worst run)." % (
                d.cfg.floods, d.cfg.flood_warmup, d.cfg.inproc_floods), "",
-           "| network | reached | time to last | copies | 2 x edges |", "|---|---|---|---|---|"]
+           "The in-process rows add the CPU their io threads used from the send to the last "
+           "arrival (about equal to the time to last: the flood waits for the CPU, not for the "
+           "network) and what the formed mesh costs when quiet, as a share of one core. "
+           "`(2 threads)`: the same 1,024 nodes with two threads running the io_context.", "",
+           "| network | reached | time to last | io CPU to last | idle CPU | copies | 2 x edges |",
+           "|---|---|---|---|---|---|---|"]
     rows = [("flood16", "%s %s" % (i, t), 15) for i in ("p2pmesh", "py2p", "js2p")
             for t in ("tree", "mesh")]
-    rows += [("flood_inproc", "p2pmesh %d" % n, n - 1) for n in (256, 1024)]
+    rows += [("flood_inproc", "p2pmesh %s" % n, 1023 if n.startswith("1024") else 255)
+             for n in ("256", "1024", "1024 (2 threads)")]
     for wl, impl, want in rows:
         t = d.stat(wl, impl, "time_to_last_ms")
         if not t:
             continue
         reached, copies = d.stat(wl, impl, "reached"), d.stat(wl, impl, "copies")
         edges = d.med(wl, impl, "edges")
-        name = impl + (" (16 processes)" if wl == "flood16" else " nodes (one process)")
-        out.append("| %s | %d / %d | %s | %d | %d |" % (name, reached.lo, want,
-                                                       show(t, unit=" ms"), copies.hi, 2 * edges))
+        cpu_to_last = d.stat(wl, impl, "io_cpu_to_last_ms")
+        idle = d.stat(wl, impl, "idle_cpu_pct")
+        if wl == "flood16":
+            name = impl + " (16 processes)"
+        else:  # "p2pmesh 1024 (2 threads)" -> "p2pmesh 1024 nodes (one process, 2 threads)"
+            base, _, threads = impl.partition(" (")
+            name = base + " nodes (one process%s)" % (", " + threads.rstrip(")") if threads else "")
+        out.append("| %s | %d / %d | %s | %s | %s | %d | %d |" % (
+            name, reached.lo, want, show(t, unit=" ms"), show(cpu_to_last, unit=" ms"),
+            show(idle, unit="%"), copies.hi, 2 * edges))
     sim = d.stat("sim", "p2pmesh (sim)", "flood0_ms")
     if sim:
         mean = d.stat("sim", "p2pmesh (sim)", "mean_ms")
@@ -287,7 +303,7 @@ def floods(d, errors):
                 "first flood %s%s; exactly once at every node: %s." % (
                     args, show(sim, unit=" ms"), means,
                     "yes" if d.stat("sim", "p2pmesh (sim)", "exactly_once").lo else "NO")]
-    out += error_rows(errors, "flood16", 5) + error_rows(errors, "flood_inproc", 5)
+    out += error_rows(errors, "flood16", 7) + error_rows(errors, "flood_inproc", 7)
     out += error_rows(errors, "sim", 5)
     return out + [""]
 

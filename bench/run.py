@@ -171,6 +171,9 @@ def measurements(cfg, refs_ok):
     for nodes in (256, 1024):
         m.append(("flood_inproc", "p2pmesh %d" % nodes,
                   lambda nodes=nodes: _suffix(w.flood_inproc(cfg, nodes), str(nodes))))
+    # The same 1,024 nodes with both cores running their io_context.
+    m.append(("flood_inproc", "p2pmesh 1024 (2 threads)",
+              lambda: _suffix(w.flood_inproc(cfg, 1024, threads=2), "1024 (2 threads)")))
     m.append(("rss", "p2pmesh (library)", lambda: w.rss_library(cfg)))
     for kind in kinds:
         m.append(("rss", w.LABEL[kind], lambda kind=kind: w.rss_nodes(cfg, kind)))

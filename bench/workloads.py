@@ -250,11 +250,18 @@ def settle(measure, quiet=0.2, timeout=5.0):
 
 
 # ---- (c) flood in one process ------------------------------------------------------------
-def flood_inproc(cfg, nodes):
+def flood_inproc(cfg, nodes, threads=1):
+    """`threads` io threads run the one io_context the nodes share. io_cpu_to_last_ms is the
+    CPU those threads used from the send to the last arrival: next to time_to_last_ms it
+    shows whether a flood waits for the network or for the CPU. idle_cpu_pct is what the
+    formed, quiet mesh costs (timers), as a share of one core."""
     objs, _ = run_json([cfg.binary("p2p_bench_mesh"), "flood", "--nodes", str(nodes),
-                        "--floods", str(cfg.inproc_floods), "--timeout", "120"], timeout=400)
+                        "--floods", str(cfg.inproc_floods), "--threads", str(threads),
+                        "--timeout", "120"], timeout=400)
     line = objs[-1]
     return {"p2pmesh": {"time_to_last_ms": statistics.median(line["time_to_last_ms"]),
+                        "io_cpu_to_last_ms": statistics.median(line["io_cpu_to_last_ms"]),
+                        "idle_cpu_pct": line["idle_cpu_pct"],
                         "reached": min(line["reached"]), "copies": max(line["copies"]),
                         "edges": line["edges"], "form_s": line["form_s"]}}
 
