@@ -268,9 +268,10 @@ def floods(d, errors):
            "over the nodes once the network is quiet (worst run)." % (
                d.cfg.floods, d.cfg.flood_warmup, d.cfg.inproc_floods), "",
            "The in-process rows add the CPU their io threads used from the send to the last "
-           "arrival (about equal to the time to last: the flood waits for the CPU, not for the "
-           "network) and what the formed mesh costs when quiet, as a share of one core. "
-           "`(2 threads)`: the same 1,024 nodes with two threads running the io_context.", "",
+           "arrival (with one io thread about equal to the time to last: the flood waits for the "
+           "CPU, not for the network) and what the formed mesh costs when quiet, as a share of "
+           "one core. The `2 threads` row runs the same 1,024 nodes with two threads on the "
+           "io_context.", "",
            "| network | reached | time to last | io CPU to last | idle CPU | copies | 2 x edges |",
            "|---|---|---|---|---|---|---|"]
     rows = [("flood16", "%s %s" % (i, t), 15) for i in ("p2pmesh", "py2p", "js2p")
