@@ -155,7 +155,7 @@ def goals(d):
                      "%.3f ms" % t if t else "-", verdict(t, t and t < 1.0)))
     t = d.med("flood_inproc", "p2pmesh 1024", "time_to_last_ms")
     t2 = d.med("flood_inproc", "p2pmesh 1024 (2 threads)", "time_to_last_ms")
-    best = min(x for x in (t, t2, math.inf) if x) if (t or t2) else None
+    best = min((x for x in (t, t2) if x), default=None)
     rows.append(("(c) 1,024 nodes in one process: last node < 50 ms",
                  ("%.1f ms with one io thread" % t if t else "-") +
                  ("; %.1f ms with two" % t2 if t2 else ""), verdict(best, best and best < 50)))
@@ -276,7 +276,7 @@ def floods(d, errors):
            "|---|---|---|---|---|---|---|"]
     rows = [("flood16", "%s %s" % (i, t), 15) for i in ("p2pmesh", "py2p", "js2p")
             for t in ("tree", "mesh")]
-    rows += [("flood_inproc", "p2pmesh %s" % n, 1023 if n.startswith("1024") else 255)
+    rows += [("flood_inproc", "p2pmesh %s" % n, int(n.split()[0]) - 1)
              for n in ("256", "1024", "1024 (2 threads)")]
     for wl, impl, want in rows:
         t = d.stat(wl, impl, "time_to_last_ms")
