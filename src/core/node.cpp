@@ -151,6 +151,7 @@ void Node::Impl::send_peers(Conn& c, Time now) {
 void Node::Impl::remove_from_routing(Conn& c) {
   if (!c.handshaked) return;
   c.handshaked = false;
+  tables_changed();
   auto it = routing.find(c.info.id);
   if (it != routing.end() && it->second == c.id) {
     routing.erase(it);
@@ -164,6 +165,7 @@ void Node::Impl::close_conn(Conn& c, const std::string& reason) {
       "closing connection " + std::to_string(c.id) + " to " + c.remote.to_string() + ": " + reason);
   remove_from_routing(c);
   c.closing = true;
+  tables_changed();
   emit(CloseCmd{c.id, reason});
 }
 
@@ -206,6 +208,7 @@ Result<ConnId> Node::Impl::dial(const Address& addr, std::optional<PeerId> pid, 
     return Error{Errc::too_large, "connection limit reached"};
   const ConnId cid = next_conn++;
   Conn& c = conns.try_emplace(cid, cid, true, addr, config.limits.max_frame_bytes).first->second;
+  tables_changed();
   c.expected_id = std::move(pid);
   c.dialing = true;
   c.reconnect_dial = reconnect;
@@ -283,6 +286,7 @@ ConnId Node::on_incoming(const Address& remote, Time now) {
   const ConnId cid = s.next_conn++;
   Conn& c =
       s.conns.try_emplace(cid, cid, false, remote, s.config.limits.max_frame_bytes).first->second;
+  s.tables_changed();
   c.opened_at = now.mono;
   // The new connection itself counts, hence `>`.
   if (s.conns.size() > s.config.limits.max_connections ||
@@ -321,6 +325,7 @@ void Node::on_dial_failed(ConnId conn, const std::string& reason, Time now) {
   s.event(EventKind::dial_failed, conn, c->expected_id.value_or(PeerId{}),
           c->remote.to_string() + ": " + reason);
   s.conns.erase(conn);
+  s.tables_changed();
 }
 
 void Node::on_bytes(ConnId conn, ByteView data, Time now) {
@@ -366,6 +371,7 @@ void Node::on_closed(ConnId conn, const std::string& reason, Time now) {
             c->remote.to_string() + ": " + reason);
   }
   s.conns.erase(conn);
+  s.tables_changed();
 }
 
 void Node::tick(Time now) {
@@ -631,6 +637,9 @@ std::vector<PendingInfo> Node::awaiting() const {
 
 std::size_t Node::outgoing_count() const noexcept {
   return impl_->outgoing_count();
+}
+std::uint64_t Node::tables_version() const noexcept {
+  return impl_->tables_version;
 }
 std::size_t Node::connection_count() const noexcept {
   return impl_->conns.size();

@@ -235,6 +235,11 @@ class Node {
   const PeerInfo* peer(const PeerId& id) const;
   std::vector<PendingInfo> awaiting() const;
   std::size_t outgoing_count() const noexcept;
+  /// Changes whenever routing_table(), awaiting() or outgoing_count() may have changed: a
+  /// connection opened or gone, a handshake, a close, a renegotiated compression. Some of
+  /// these happen without a command (a peer's renegotiation), so a caller that caches the
+  /// views compares this instead of watching the outbox.
+  std::uint64_t tables_version() const noexcept;
   std::size_t connection_count() const noexcept;
   const Counters& counters() const noexcept;
   void reset_counters() noexcept;

@@ -227,6 +227,7 @@ std::vector<wire::Compression> Node::Impl::set_peer_methods(Conn& c,
   for (auto f : advertised)
     if (auto m = wire::compression_from_flag(f)) theirs.push_back(*m);
   c.info.advertised = std::move(advertised);
+  tables_changed();
   // We write with the first of OUR methods the peer has; we read by trying the peer's
   // methods that we also have, in the PEER's order (the receiver's rule of protocol.md).
   c.info.compression = wire::choose_compression(config.compression, theirs);
@@ -309,6 +310,7 @@ void Node::Impl::install_peer(Conn& c, PeerId pid, bool is_bin, Address addr,
   set_peer_methods(c, std::move(advertised));
   c.handshaked = true;
   routing[pid] = c.id;
+  tables_changed();
   ++counters.handshakes_completed;
   remember_peer(pid, is_bin, addr);
   if (auto k = known.find(pid); k != known.end()) k->second.failures = 0;

@@ -102,6 +102,8 @@ struct Node::Impl {
   SeenCache seen;
   Counters counters;
   ConnId next_conn = 1;
+  std::uint64_t tables_version = 0;  // see Node::tables_version(); bumped by tables_changed()
+  void tables_changed() noexcept { ++tables_version; }
   std::unordered_map<ConnId, Conn> conns;
   // Ordered, so iteration (broadcast fan-out, peers lists) is the same on every platform.
   std::map<PeerId, ConnId> routing;

@@ -430,12 +430,9 @@ void Runtime::pump() {
     // what we send) must find the snapshot already showing what caused them. That includes
     // the errors the events report: they are recorded here, with the counters that count
     // them, so no snapshot shows the one without the other.
-    for (const auto& c : cmds) {
+    for (const auto& c : cmds)
       if (const auto* e = std::get_if<core::EventCmd>(&c)) record_event_error(*e);
-      if (!std::holds_alternative<core::SendCmd>(c) && !std::holds_alternative<core::DeliverCmd>(c))
-        structure_dirty_ = true;
-    }
-    publish(structure_dirty_);
+    publish(false);
     for (auto& c : cmds) {
       if (closed_) break;
       execute(c);
@@ -444,7 +441,7 @@ void Runtime::pump() {
     commands_ = std::move(cmds);
     start_due_writes();
   }
-  publish(structure_dirty_);
+  publish(false);
 }
 
 void Runtime::start_due_writes() {
@@ -480,19 +477,20 @@ void Runtime::record_event_error(const core::EventCmd& e) {
     record_error("handshake failed on connection " + std::to_string(e.conn) + ": " + e.detail);
 }
 
-void Runtime::publish(bool structure) {
+void Runtime::publish(bool force_tables) {
   const bool closed = closed_;
+  const std::uint64_t tables_version = node_->tables_version();
   std::lock_guard<std::mutex> lock(snap_mu_);
   snap_.counters = node_->counters();
   snap_.runtime = rt_counters_;
   snap_.connections = closed ? 0 : node_->connection_count();
   snap_.seen_cache = node_->seen_cache_size();
   snap_.closed = closed;
-  if (structure || closed) {
+  if (force_tables || closed || tables_version != published_tables_version_) {
     snap_.routing = closed ? std::vector<core::PeerInfo>{} : node_->routing_table();
     snap_.awaiting = closed ? std::vector<core::PendingInfo>{} : node_->awaiting();
     snap_.outgoing = closed ? 0 : node_->outgoing_count();
-    structure_dirty_ = false;
+    published_tables_version_ = tables_version;
   }
   if (errors_dirty_) {
     snap_.errors.assign(errors_.begin(), errors_.end());
@@ -573,7 +571,6 @@ void Runtime::on_accept(const std::error_code& ec, tcp::socket socket) {
                                      cfg_.read_chunk);
   link->node_connected = true;
   links_[conn] = link;
-  structure_dirty_ = true;
   log(2, "accepted connection " + std::to_string(conn) + " from " + link->remote.to_string());
   if (!link->is_tls()) {
     link_ready(link);
@@ -603,7 +600,6 @@ void Runtime::tick_loop() {
       if (ec) return;
       self->node_->tick(now());
       self->close_stalled_links();
-      self->structure_dirty_ = true;  // timeouts and self-healing change the tables quietly
       self->tick_loop();
     });
   });
@@ -862,7 +858,6 @@ void Runtime::fail_link(const std::shared_ptr<Link>& link, const std::string& re
   const bool known = it != links_.end() && it->second == link;
   if (known) links_.erase(it);
   finish_close(link);
-  structure_dirty_ = true;
   if (!known) return;  // the node closed it first and was told then
   if (link->node_connected)
     node_->on_closed(link->id, reason, now());

@@ -244,7 +244,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   void execute(core::Command& cmd);
   /// The recent error a failed dial or handshake reports; other events report none.
   void record_event_error(const core::EventCmd& e);
-  void publish(bool structure);
+  /// Copies the counters to the snapshot, and the routing views when the node's tables
+  /// changed since the last copy (or `force_tables`): rebuilding them is the costly part.
+  void publish(bool force_tables);
   void drain_inbox();
 
   void accept_loop();
@@ -311,7 +313,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::size_t backlogged_links_ = 0;
   std::vector<core::Command> commands_;            ///< reused by pump()
   std::vector<std::shared_ptr<Link>> writes_due_;  ///< links whose write pump() starts
-  bool structure_dirty_ = true;
+  std::uint64_t published_tables_version_ = 0;     ///< node_->tables_version() in snap_
   std::deque<RecentError> errors_;
 
   // ---- commands from other threads ----

@@ -400,3 +400,60 @@ TEST(Messaging, FramesInFlightAcrossARenegotiationStillOpen) {
 
 }  // namespace
 }  // namespace p2p::test
+
+namespace p2p::test {
+namespace {
+
+// The runtime republishes routing_table()/awaiting() only when tables_version() moves, so
+// every change to those views must move it, including the ones no command announces.
+TEST(Messaging, TablesVersionMovesWithEveryChangeToTheViewsAndOnlyThen) {
+  Node node(config_for(4000));
+  Time t = at_seconds(0);
+  auto version = node.tables_version();
+  const auto moved = [&] {
+    const bool changed = node.tables_version() != version;
+    version = node.tables_version();
+    return changed;
+  };
+  RawPeer p;
+  p.methods = {flags::zlib};
+  ConnId c = node.on_incoming({"10.1.1.1", 1}, t);
+  EXPECT_TRUE(moved()) << "a connection awaiting its handshake";
+  node.on_bytes(c, p.handshake(node.protocol().id(), t.utc), t);
+  EXPECT_TRUE(moved()) << "the handshake";
+  ASSERT_EQ(node.peer(p.id)->compression, wire::Compression::zlib);
+  node.take_outbox();
+
+  node.on_bytes(c, p.frame(flags::whisper, {Value(flags::whisper), Value("hi")}, t.utc), t);
+  ASSERT_TRUE(node.send(Array{"out"}, flags::broadcast, flags::broadcast, t).ok());
+  t = at_seconds(0.5);
+  node.tick(t);
+  node.take_outbox();
+  EXPECT_FALSE(moved()) << "messages and a quiet tick leave the tables alone";
+
+  // A renegotiation changes the link's compression and emits nothing but a frame.
+  node.on_bytes(c, p.frame(flags::renegotiate, {Value(flags::compression), Value(Array{})}, t.utc),
+                t);
+  auto cmds = node.take_outbox();
+  EXPECT_TRUE(of_kind<core::CloseCmd>(cmds).empty());
+  EXPECT_TRUE(of_kind<core::EventCmd>(cmds).empty());
+  EXPECT_TRUE(moved()) << "a renegotiation";
+  EXPECT_EQ(node.peer(p.id)->compression, std::nullopt);
+
+  node.disconnect(c, "test");
+  EXPECT_TRUE(moved()) << "a close asked for";
+  node.on_closed(c, "test", t);
+  EXPECT_TRUE(moved()) << "the connection gone";
+  EXPECT_TRUE(node.routing_table().empty());
+
+  auto dialled = node.connect({"10.1.1.2", 2}, std::nullopt, t);
+  ASSERT_TRUE(dialled.ok());
+  EXPECT_TRUE(moved()) << "a dial";
+  EXPECT_EQ(node.awaiting().size(), 1u);
+  node.on_dial_failed(*dialled, "refused", t);
+  EXPECT_TRUE(moved()) << "a failed dial";
+  EXPECT_TRUE(node.awaiting().empty());
+}
+
+}  // namespace
+}  // namespace p2p::test
