@@ -77,16 +77,43 @@ Conn* Node::Impl::find(ConnId c) {
   return it == conns.end() ? nullptr : &it->second;
 }
 
-std::size_t Node::Impl::outgoing_count() const {
-  return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [](const auto& kv) {
-    return kv.second.outgoing && !kv.second.closing;
-  }));
+void Node::Impl::count_in_tally(const Conn& c, int sign) noexcept {
+  const auto add = [sign](std::size_t& n, bool in) {
+    if (in) n += static_cast<std::size_t>(sign);  // -1 wraps to subtract one
+  };
+  add(tally.outgoing, c.outgoing && !c.closing);
+  add(tally.awaiting, !c.handshaked && !c.closing);
 }
 
-std::size_t Node::Impl::awaiting_count() const {
-  return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [](const auto& kv) {
-    return !kv.second.handshaked && !kv.second.closing;
-  }));
+Conn& Node::Impl::add_conn(ConnId cid, bool outgoing, const Address& remote) {
+  Conn& c =
+      conns.try_emplace(cid, cid, outgoing, remote, config.limits.max_frame_bytes).first->second;
+  count_in_tally(c, 1);
+  tables_changed();
+  return c;
+}
+
+void Node::Impl::erase_conn(ConnId cid) {
+  auto it = conns.find(cid);
+  if (it == conns.end()) return;
+  count_in_tally(it->second, -1);
+  if (it->second.reader.has_partial()) --tally.partial;
+  conns.erase(it);
+  tables_changed();
+}
+
+void Node::Impl::set_handshaked(Conn& c, bool handshaked) {
+  count_in_tally(c, -1);
+  c.handshaked = handshaked;
+  count_in_tally(c, 1);
+  tables_changed();
+}
+
+void Node::Impl::set_closing(Conn& c) {
+  count_in_tally(c, -1);
+  c.closing = true;
+  count_in_tally(c, 1);
+  tables_changed();
 }
 
 void Node::Impl::event(EventKind kind, ConnId conn, PeerId peer, std::string detail) {
@@ -150,8 +177,7 @@ void Node::Impl::send_peers(Conn& c, Time now) {
 
 void Node::Impl::remove_from_routing(Conn& c) {
   if (!c.handshaked) return;
-  c.handshaked = false;
-  tables_changed();
+  set_handshaked(c, false);
   auto it = routing.find(c.info.id);
   if (it != routing.end() && it->second == c.id) {
     routing.erase(it);
@@ -164,8 +190,7 @@ void Node::Impl::close_conn(Conn& c, const std::string& reason) {
   log(1,
       "closing connection " + std::to_string(c.id) + " to " + c.remote.to_string() + ": " + reason);
   remove_from_routing(c);
-  c.closing = true;
-  tables_changed();
+  set_closing(c);
   emit(CloseCmd{c.id, reason});
 }
 
@@ -207,8 +232,7 @@ Result<ConnId> Node::Impl::dial(const Address& addr, std::optional<PeerId> pid, 
   if (conns.size() >= config.limits.max_connections)
     return Error{Errc::too_large, "connection limit reached"};
   const ConnId cid = next_conn++;
-  Conn& c = conns.try_emplace(cid, cid, true, addr, config.limits.max_frame_bytes).first->second;
-  tables_changed();
+  Conn& c = add_conn(cid, true, addr);
   c.expected_id = std::move(pid);
   c.dialing = true;
   c.reconnect_dial = reconnect;
@@ -284,9 +308,7 @@ ConnId Node::on_incoming(const Address& remote, Time now) {
   Impl& s = *impl_;
   s.last_now = now;
   const ConnId cid = s.next_conn++;
-  Conn& c =
-      s.conns.try_emplace(cid, cid, false, remote, s.config.limits.max_frame_bytes).first->second;
-  s.tables_changed();
+  Conn& c = s.add_conn(cid, false, remote);
   c.opened_at = now.mono;
   // The new connection itself counts, hence `>`.
   if (s.conns.size() > s.config.limits.max_connections ||
@@ -324,8 +346,7 @@ void Node::on_dial_failed(ConnId conn, const std::string& reason, Time now) {
   s.log(1, "dial to " + c->remote.to_string() + " failed: " + reason);
   s.event(EventKind::dial_failed, conn, c->expected_id.value_or(PeerId{}),
           c->remote.to_string() + ": " + reason);
-  s.conns.erase(conn);
-  s.tables_changed();
+  s.erase_conn(conn);
 }
 
 void Node::on_bytes(ConnId conn, ByteView data, Time now) {
@@ -344,6 +365,7 @@ void Node::on_bytes(ConnId conn, ByteView data, Time now) {
   });
   // A new partial frame starts its stall clock; bytes that continue one do not reset it.
   if (c->reader.has_partial() && (!had_partial || completed)) c->partial_since = now.mono;
+  if (c->reader.has_partial() != had_partial) had_partial ? --s.tally.partial : ++s.tally.partial;
   if (!status && !c->closing) {
     if (status.error().code == Errc::too_large) ++s.counters.oversize_frames;
     s.protocol_violation(*c, status.error().to_string());
@@ -370,27 +392,29 @@ void Node::on_closed(ConnId conn, const std::string& reason, Time now) {
     s.event(EventKind::dial_failed, conn, c->expected_id.value_or(PeerId{}),
             c->remote.to_string() + ": " + reason);
   }
-  s.conns.erase(conn);
-  s.tables_changed();
+  s.erase_conn(conn);
 }
 
 void Node::tick(Time now) {
   Impl& s = *impl_;
   s.last_now = now;
   const auto& lim = s.config.limits;
-  for (auto& [cid, c] : s.conns) {
-    if (c.closing) continue;
-    if (c.dialing || !c.handshaked) {
-      if (now.mono - c.opened_at > lim.handshake_timeout) {
-        ++s.counters.timeouts;
-        if (!c.dialing) ++s.counters.handshake_failures;
-        s.close_conn(c, c.dialing ? "dial timed out" : "handshake timed out");
-        continue;
+  // Only connections awaiting a handshake or holding a partial frame can time out.
+  if (s.tally.awaiting > 0 || s.tally.partial > 0) {
+    for (auto& [cid, c] : s.conns) {
+      if (c.closing) continue;
+      if (c.dialing || !c.handshaked) {
+        if (now.mono - c.opened_at > lim.handshake_timeout) {
+          ++s.counters.timeouts;
+          if (!c.dialing) ++s.counters.handshake_failures;
+          s.close_conn(c, c.dialing ? "dial timed out" : "handshake timed out");
+          continue;
+        }
       }
-    }
-    if (c.reader.has_partial() && now.mono - c.partial_since > lim.stalled_frame_timeout) {
-      ++s.counters.timeouts;
-      s.close_conn(c, "partial frame stalled");
+      if (c.reader.has_partial() && now.mono - c.partial_since > lim.stalled_frame_timeout) {
+        ++s.counters.timeouts;
+        s.close_conn(c, "partial frame stalled");
+      }
     }
   }
   s.seen.expire(now.utc);
@@ -637,6 +661,9 @@ std::vector<PendingInfo> Node::awaiting() const {
 
 std::size_t Node::outgoing_count() const noexcept {
   return impl_->outgoing_count();
+}
+std::size_t Node::awaiting_count() const noexcept {
+  return impl_->awaiting_count();
 }
 std::uint64_t Node::tables_version() const noexcept {
   return impl_->tables_version;

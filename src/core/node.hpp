@@ -234,6 +234,9 @@ class Node {
   std::vector<PeerInfo> routing_table() const;
   const PeerInfo* peer(const PeerId& id) const;
   std::vector<PendingInfo> awaiting() const;
+  /// awaiting().size(), without building the list.
+  std::size_t awaiting_count() const noexcept;
+  /// Open outgoing connections, handshaked or not.
   std::size_t outgoing_count() const noexcept;
   /// Changes whenever routing_table(), awaiting() or outgoing_count() may have changed: a
   /// connection opened or gone, a handshake, a close, a renegotiated compression. Some of

@@ -308,9 +308,8 @@ void Node::Impl::install_peer(Conn& c, PeerId pid, bool is_bin, Address addr,
   c.info.addr = addr;
   c.info.outgoing = c.outgoing;
   set_peer_methods(c, std::move(advertised));
-  c.handshaked = true;
+  set_handshaked(c, true);
   routing[pid] = c.id;
-  tables_changed();
   ++counters.handshakes_completed;
   remember_peer(pid, is_bin, addr);
   if (auto k = known.find(pid); k != known.end()) k->second.failures = 0;

@@ -40,6 +40,17 @@ inline NodeConfig config_for(std::uint16_t port, std::string subnet = "mesh") {
 
 /// Engines connected by perfect, instant, in-order links. `pump()` executes every outbox
 /// until nothing moves; delivered messages and events are kept per node.
+/// The counts a node keeps as its connections change (awaiting_count, outgoing_count) agree
+/// with its views, which scan the connections.
+inline void expect_counts_match_views(const Node& n) {
+  const auto awaiting = n.awaiting();
+  std::size_t outgoing = 0;
+  for (const auto& p : awaiting) outgoing += p.outgoing;
+  for (const auto& p : n.routing_table()) outgoing += p.outgoing;
+  EXPECT_EQ(n.awaiting_count(), awaiting.size());
+  EXPECT_EQ(n.outgoing_count(), outgoing);
+}
+
 class MemNet {
  public:
   struct Entry {
@@ -83,9 +94,20 @@ class MemNet {
         if (!cmds.empty()) moved = true;
         for (auto& cmd : cmds) execute(i, cmd);
       }
-      if (!moved) return;
+      if (!moved) {
+        expect_counts_match_views();
+        return;
+      }
     }
     FAIL() << "network did not settle";
+  }
+
+  // Checked whenever the network settles, so every scenario of these tests exercises them.
+  void expect_counts_match_views() {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      SCOPED_TRACE("node " + std::to_string(i));
+      p2p::test::expect_counts_match_views(*nodes_[i].node);
+    }
   }
 
  private:

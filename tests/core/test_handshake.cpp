@@ -12,6 +12,8 @@ struct OneNode : ::testing::Test {
   RawPeer peer;
   Time t0 = at_seconds(0);
 
+  void TearDown() override { expect_counts_match_views(node); }
+
   ConnId accept() {
     ConnId c = node.on_incoming(Address{"10.9.9.9", 50000}, t0);
     EXPECT_NE(c, 0u);
