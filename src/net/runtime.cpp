@@ -408,6 +408,7 @@ void Runtime::update_backlog(Link& link) {
 }
 
 void Runtime::close_stalled_links() {
+  if (writes_in_flight_ == 0) return;  // only a write in flight can stall; spare the scan
   const auto now_steady = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<Link>> stalled;
   for (const auto& [conn, link] : links_)
@@ -780,6 +781,7 @@ void Runtime::send_frame(core::ConnId conn, core::SharedFrame frame) {
 
 void Runtime::start_write(const std::shared_ptr<Link>& link) {
   link->writing = true;
+  ++writes_in_flight_;
   ++rt_counters_.write_batches;
   auto handler = [self = shared_from_this(), link](const std::error_code& ec, std::size_t n) {
     self->item([&] { self->on_write(link, ec, n); });
@@ -802,6 +804,7 @@ void Runtime::start_write(const std::shared_ptr<Link>& link) {
 void Runtime::on_write(const std::shared_ptr<Link>& link, const std::error_code& ec,
                        std::size_t n) {
   link->writing = false;
+  --writes_in_flight_;
   if (link->phase == Link::Phase::closed) return;
   if (ec) {
     if (link->phase == Link::Phase::closing) {

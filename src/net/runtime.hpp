@@ -311,6 +311,7 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::set<std::shared_ptr<Link>> closing_;  ///< flushing before they close
   RuntimeCounters rt_counters_;
   std::size_t backlogged_links_ = 0;
+  std::size_t writes_in_flight_ = 0;               ///< links with `writing` set
   std::vector<core::Command> commands_;            ///< reused by pump()
   std::vector<std::shared_ptr<Link>> writes_due_;  ///< links whose write pump() starts
   std::uint64_t published_tables_version_ = 0;     ///< node_->tables_version() in snap_
