@@ -38,8 +38,6 @@ inline NodeConfig config_for(std::uint16_t port, std::string subnet = "mesh") {
   return c;
 }
 
-/// Engines connected by perfect, instant, in-order links. `pump()` executes every outbox
-/// until nothing moves; delivered messages and events are kept per node.
 /// The counts a node keeps as its connections change (awaiting_count, outgoing_count) agree
 /// with its views, which scan the connections.
 inline void expect_counts_match_views(const Node& n) {
@@ -51,6 +49,8 @@ inline void expect_counts_match_views(const Node& n) {
   EXPECT_EQ(n.outgoing_count(), outgoing);
 }
 
+/// Engines connected by perfect, instant, in-order links. `pump()` executes every outbox
+/// until nothing moves; delivered messages and events are kept per node.
 class MemNet {
  public:
   struct Entry {
