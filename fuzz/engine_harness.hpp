@@ -190,6 +190,12 @@ class EngineHarness {
       if (!a.outgoing) ++incoming_awaiting;
     }
     check(incoming_awaiting <= limits_.max_awaiting, "incoming awaiting over max_awaiting");
+    // The counts the engine keeps as connections change, against its views, which scan.
+    check(node_.awaiting_count() == awaiting.size(), "awaiting_count disagrees with awaiting()");
+    std::size_t outgoing = 0;
+    for (const auto& a : awaiting) outgoing += a.outgoing;
+    for (const auto& p : table) outgoing += p.outgoing;
+    check(node_.outgoing_count() == outgoing, "outgoing_count disagrees with the views");
     check(table.size() + awaiting.size() <= limits_.max_connections,
           "live connections over max_connections");
     check(node_.seen_cache_size() <= limits_.seen_cache_entries, "seen cache over its bound");
