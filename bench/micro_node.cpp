@@ -64,6 +64,15 @@ Bytes broadcasts(std::size_t k, std::size_t size = 64) {
   return stream;
 }
 
+/// Opens a connection from the benchmark's peer and completes its handshake.
+core::ConnId handshaked_peer(core::Node& node, core::Time now, std::vector<core::Command>& outbox) {
+  const core::ConnId peer = node.on_incoming({"10.0.0.2", 4001}, now);
+  node.on_bytes(peer, handshake(node.config().protocol), now);
+  node.take_outbox(outbox);
+  outbox.clear();
+  return peer;
+}
+
 /// Feeds `stream` in reads of read_size, taking the outbox as the runtime's pump does.
 void feed(core::Node& node, core::ConnId peer, const Bytes& stream, core::Time now,
           std::vector<core::Command>& outbox) {
@@ -84,10 +93,7 @@ void receive_broadcasts(benchmark::State& state) {
     state.PauseTiming();
     {
       core::Node node(config());
-      const core::ConnId peer = node.on_incoming({"10.0.0.2", 4001}, now);
-      node.on_bytes(peer, handshake(node.config().protocol), now);
-      node.take_outbox(outbox);
-      outbox.clear();
+      const core::ConnId peer = handshaked_peer(node, now, outbox);
       state.ResumeTiming();
       feed(node, peer, stream, now, outbox);
       state.PauseTiming();
@@ -116,8 +122,7 @@ void receive_duplicates(benchmark::State& state) {
     state.PauseTiming();
     {
       core::Node node(config());
-      const core::ConnId peer = node.on_incoming({"10.0.0.2", 4001}, now);
-      node.on_bytes(peer, handshake(node.config().protocol), now);
+      const core::ConnId peer = handshaked_peer(node, now, outbox);
       feed(node, peer, stream, now, outbox);  // the first copies, delivered
       state.ResumeTiming();
       feed(node, peer, stream, now, outbox);
