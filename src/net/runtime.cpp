@@ -92,7 +92,9 @@ Link::Link(core::ConnId conn, bool out, core::Address remote_addr, tcp::socket s
       outgoing(out),
       remote(std::move(remote_addr)),
       phase(Phase::connecting),
-      queue(max_queued),
+      // TLS links write one frame per record (Runtime::start_write): no coalescing there.
+      queue(max_queued,
+            tls_ctx ? WriteQueue::Gather::by_reference : WriteQueue::Gather::coalesce_small),
       read_chunk_max(read_chunk),
       read_buf(std::min(read_chunk, initial_read_buffer)),
       stream_(make_stream(std::move(socket), tls_ctx)) {}
@@ -797,7 +799,15 @@ void Runtime::start_write(const std::shared_ptr<Link>& link) {
     asio::async_write(link->tls(), bufs, std::move(handler));
   } else {
     const auto& bufs = link->queue.start_batch(cfg_.max_batch_buffers, cfg_.max_batch_bytes);
-    asio::async_write(link->plain(), bufs, std::move(handler));
+    // asio::transfer_all() hands each sendmsg() at most 64 KiB; a batch goes in as few
+    // calls as the socket's buffer allows instead.
+    const std::size_t per_call = cfg_.max_batch_bytes;
+    asio::async_write(
+        link->plain(), bufs,
+        [per_call](const std::error_code& ec, std::size_t) -> std::size_t {
+          return ec ? 0 : per_call;
+        },
+        std::move(handler));
   }
 }
 

@@ -59,8 +59,9 @@ struct RuntimeConfig {
   std::size_t read_chunk = 64u << 10;
   /// Period of node.tick(): handshake and stall timeouts, cache expiry, self-healing.
   std::chrono::milliseconds tick_interval{250};
-  /// Caps of one gathered write (Linux accepts 1024 iovecs per writev; 256 frames or 1 MiB
-  /// amortise the system call even for 64-byte messages).
+  /// Caps of one gathered write: buffers (a large frame, or a chunk of up to 64 KiB of small
+  /// ones, see WriteQueue) and bytes. Asio passes 16 buffers to each sendmsg(), so a full
+  /// batch of chunks takes a few calls, of up to max_batch_bytes each.
   std::size_t max_batch_buffers = 256;
   std::size_t max_batch_bytes = 1u << 20;
   /// Commands from other threads waiting for the io thread. Beyond it, submit() from a

@@ -4,41 +4,79 @@
 
 namespace p2p::net {
 
+namespace {
+/// A new chunk's first capacity: a lone small frame on a quiet link allocates little, and a
+/// chunk that fills doubles up to chunk_max (a power of two), never beyond.
+constexpr std::size_t first_chunk_capacity = 4096;
+static_assert(WriteQueue::small_frame_max <= first_chunk_capacity);
+}  // namespace
+
 bool WriteQueue::push(core::SharedFrame frame) {
   if (!frame || frame->empty()) return true;  // nothing to write is trivially written
   const std::size_t n = frame->size();
-  if (!frames_.empty() && queued_bytes_ + n > max_bytes_) return false;
+  if (!entries_.empty() && queued_bytes_ + n > max_bytes_) return false;
   queued_bytes_ += n;
-  frames_.push_back(std::move(frame));
+  ++queued_frames_;
+  if (coalesce_ && n <= small_frame_max) {
+    append_small(*frame);
+    return true;
+  }
+  entries_.push_back(Entry{std::move(frame), {}, 1});
   return true;
+}
+
+void WriteQueue::append_small(const Bytes& frame) {
+  // Only a waiting chunk grows: the one in flight is being read by the kernel.
+  if (entries_.size() > in_flight_entries_) {
+    Entry& last = entries_.back();
+    if (!last.frame && last.chunk.size() + frame.size() <= chunk_max) {
+      if (last.chunk.capacity() < last.chunk.size() + frame.size())
+        last.chunk.reserve(std::min(chunk_max, 2 * last.chunk.capacity()));
+      last.chunk.insert(last.chunk.end(), frame.begin(), frame.end());
+      ++last.frames;
+      return;
+    }
+  }
+  Entry fresh;
+  fresh.chunk.reserve(first_chunk_capacity);
+  fresh.chunk.assign(frame.begin(), frame.end());
+  entries_.push_back(std::move(fresh));
 }
 
 const std::vector<asio::const_buffer>& WriteQueue::start_batch(std::size_t max_buffers,
                                                                std::size_t max_bytes) {
   batch_.clear();
   std::size_t bytes = 0;
-  for (std::size_t i = in_flight_frames_; i < frames_.size() && batch_.size() < max_buffers; ++i) {
-    const auto& f = *frames_[i];
-    if (!batch_.empty() && bytes + f.size() > max_bytes) break;
-    batch_.emplace_back(f.data(), f.size());
-    bytes += f.size();
+  std::size_t frames = 0;
+  for (std::size_t i = in_flight_entries_; i < entries_.size() && batch_.size() < max_buffers;
+       ++i) {
+    const Entry& e = entries_[i];
+    const Bytes& b = e.bytes();
+    if (!batch_.empty() && bytes + b.size() > max_bytes) break;
+    batch_.emplace_back(b.data(), b.size());
+    bytes += b.size();
+    frames += e.frames;
   }
-  in_flight_frames_ += batch_.size();
+  in_flight_entries_ += batch_.size();
+  in_flight_frames_ = frames;
   in_flight_bytes_ = bytes;
   return batch_;
 }
 
 void WriteQueue::finish_batch() {
-  for (std::size_t i = 0; i < in_flight_frames_ && !frames_.empty(); ++i) frames_.pop_front();
+  for (std::size_t i = 0; i < in_flight_entries_ && !entries_.empty(); ++i) entries_.pop_front();
   queued_bytes_ -= std::min(queued_bytes_, in_flight_bytes_);
+  queued_frames_ -= std::min(queued_frames_, in_flight_frames_);
+  in_flight_entries_ = 0;
   in_flight_frames_ = 0;
   in_flight_bytes_ = 0;
   batch_.clear();
 }
 
 void WriteQueue::drop_waiting() noexcept {
-  while (frames_.size() > in_flight_frames_) frames_.pop_back();
+  while (entries_.size() > in_flight_entries_) entries_.pop_back();
   queued_bytes_ = in_flight_bytes_;
+  queued_frames_ = in_flight_frames_;
 }
 
 }  // namespace p2p::net

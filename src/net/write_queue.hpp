@@ -6,12 +6,20 @@
 // everything queued, up to a cap, into one buffer sequence, so many small frames cost one
 // system call instead of one each.
 //
+// Small frames are copied, back to back, into chunks of up to 64 KiB instead (Gather::
+// coalesce_small). Asio's async_write passes at most 16 buffers to each sendmsg(), so a
+// burst of 64-byte messages, one buffer per frame, cost a system call (and a trip through
+// the event loop) per 16 frames; a chunk carries ~380 such frames in one buffer. Copying
+// a frame of a few hundred bytes costs less than its share of a system call, and the
+// kernel copies it anyway. Large frames stay shared.
+//
 // The queue is bounded in bytes. A peer that does not read fills it; the runtime then closes
 // that one peer (design principle 4: a slow or hostile peer closes only itself) instead of
 // letting its backlog grow the process without limit.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <vector>
 
@@ -22,40 +30,66 @@ namespace p2p::net {
 
 class WriteQueue {
  public:
+  enum class Gather {
+    /// One buffer per frame. TLS links need it: the runtime writes one frame per record.
+    by_reference,
+    /// Frames up to small_frame_max are copied into shared chunks (see the top of the file).
+    coalesce_small,
+  };
+  /// Frames up to this size are coalesced (Gather::coalesce_small).
+  static constexpr std::size_t small_frame_max = 2048;
+  /// A chunk of coalesced frames holds at most this many bytes.
+  static constexpr std::size_t chunk_max = 64u << 10;
+
   /// `max_bytes` bounds the bytes queued, the batch in flight included.
-  explicit WriteQueue(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  explicit WriteQueue(std::size_t max_bytes, Gather gather = Gather::by_reference)
+      : max_bytes_(max_bytes), coalesce_(gather == Gather::coalesce_small) {}
 
   /// Queues `frame`. Returns false, and queues nothing, when the bound would be exceeded. A
   /// frame is always accepted by an empty queue, whatever its size, so a single frame larger
   /// than the bound (the core already caps frame size) can still go out to an idle peer.
   bool push(core::SharedFrame frame);
 
-  /// Starts a batch: the first frames not yet in flight, at most `max_buffers` of them and
-  /// (after the first) at most `max_bytes` in total. Precondition: !in_flight() && !idle().
-  /// The buffers stay valid until finish_batch().
+  /// Starts a batch: the first buffers not yet in flight (a frame, or a chunk of coalesced
+  /// frames), at most `max_buffers` of them and (after the first) at most `max_bytes` in
+  /// total. Precondition: !in_flight() && !idle(). The buffers stay valid until
+  /// finish_batch(); frames pushed meanwhile never touch them.
   const std::vector<asio::const_buffer>& start_batch(std::size_t max_buffers,
                                                      std::size_t max_bytes);
 
   /// The batch in flight was written completely: drops its frames and releases their bytes.
   void finish_batch();
 
-  bool in_flight() const noexcept { return in_flight_frames_ > 0; }
+  bool in_flight() const noexcept { return in_flight_entries_ > 0; }
   /// No frame waits to be started (frames in flight do not count).
-  bool idle() const noexcept { return frames_.size() == in_flight_frames_; }
-  bool empty() const noexcept { return frames_.empty(); }
+  bool idle() const noexcept { return entries_.size() == in_flight_entries_; }
+  bool empty() const noexcept { return entries_.empty(); }
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
-  std::size_t queued_frames() const noexcept { return frames_.size(); }
+  std::size_t queued_frames() const noexcept { return queued_frames_; }
   std::size_t max_bytes() const noexcept { return max_bytes_; }
   /// Drops the frames not yet in flight (the connection is closing). The batch in flight, if
   /// any, stays: the pending write still reads its buffers.
   void drop_waiting() noexcept;
 
  private:
+  /// One buffer of the queue: a shared frame, or (frame == nullptr) a chunk of copies.
+  struct Entry {
+    core::SharedFrame frame;
+    Bytes chunk;
+    std::size_t frames = 1;  ///< frames this entry carries
+    const Bytes& bytes() const noexcept { return frame ? *frame : chunk; }
+  };
+  /// Appends a small frame to the last chunk, or to a new one. Needs coalesce_.
+  void append_small(const Bytes& frame);
+
   std::size_t max_bytes_;
-  std::deque<core::SharedFrame> frames_;  ///< in-flight frames first, then waiting ones
+  bool coalesce_;
+  std::deque<Entry> entries_;  ///< in-flight entries first, then waiting ones
+  std::size_t in_flight_entries_ = 0;
   std::size_t in_flight_frames_ = 0;
   std::size_t in_flight_bytes_ = 0;
   std::size_t queued_bytes_ = 0;
+  std::size_t queued_frames_ = 0;
   std::vector<asio::const_buffer> batch_;
 };
 

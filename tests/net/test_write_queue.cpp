@@ -1,6 +1,8 @@
-// WriteQueue: bound, batching caps and what stays alive while a write is in flight.
+// WriteQueue: bound, batching caps, coalescing of small frames and what stays alive while a
+// write is in flight.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 
 #include "net/write_queue.hpp"
@@ -87,6 +89,120 @@ TEST(WriteQueue, SpaceFreedByAFinishedBatchIsReusable) {
   q.start_batch(1, 1 << 20);
   q.finish_batch();
   EXPECT_TRUE(q.push(frame(20)));
+}
+
+using Gather = WriteQueue::Gather;
+
+/// The bytes of a batch, concatenated in order.
+Bytes concat(const std::vector<asio::const_buffer>& bufs) {
+  Bytes out;
+  for (const auto& b : bufs) {
+    const auto* p = static_cast<const std::uint8_t*>(b.data());
+    out.insert(out.end(), p, p + b.size());
+  }
+  return out;
+}
+
+TEST(WriteQueue, SmallFramesAreCopiedBackToBackIntoOneBuffer) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  Bytes expected;
+  for (std::uint8_t i = 0; i < 100; ++i) {
+    auto f = frame(170, i);
+    expected.insert(expected.end(), f->begin(), f->end());
+    ASSERT_TRUE(q.push(std::move(f)));
+  }
+  EXPECT_EQ(q.queued_frames(), 100u);
+  EXPECT_EQ(q.queued_bytes(), 17000u);
+  const auto& b = q.start_batch(16, 1 << 20);
+  EXPECT_EQ(b.size(), 1u);  // 100 frames, one buffer: one system call
+  EXPECT_EQ(concat(b), expected);
+  q.finish_batch();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.queued_frames(), 0u);
+  EXPECT_EQ(q.queued_bytes(), 0u);
+}
+
+TEST(WriteQueue, CoalescingKeepsTheOrderAroundLargeFrames) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  auto large = frame(WriteQueue::small_frame_max + 1, 0x22);
+  ASSERT_TRUE(q.push(frame(10, 0x11)));
+  ASSERT_TRUE(q.push(large));
+  ASSERT_TRUE(q.push(frame(10, 0x33)));
+  ASSERT_TRUE(q.push(frame(WriteQueue::small_frame_max, 0x44)));  // the largest small frame
+  const auto& b = q.start_batch(64, 1 << 20);
+  ASSERT_EQ(b.size(), 3u);  // [small], [large], [small + small]
+  EXPECT_EQ(b[1].data(), static_cast<const void*>(large->data()));  // shared, not copied
+  EXPECT_EQ(b[2].size(), 10u + WriteQueue::small_frame_max);
+  Bytes expected(10, 0x11);
+  expected.insert(expected.end(), large->begin(), large->end());
+  expected.insert(expected.end(), 10, 0x33);
+  expected.insert(expected.end(), WriteQueue::small_frame_max, 0x44);
+  EXPECT_EQ(concat(b), expected);
+  EXPECT_EQ(q.queued_frames(), 4u);
+}
+
+TEST(WriteQueue, AChunkHoldsAtMostChunkMaxBytes) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  const std::size_t per_frame = 1000;
+  const std::size_t n = 3 * WriteQueue::chunk_max / per_frame;  // three chunks' worth
+  for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(q.push(frame(per_frame)));
+  const auto& b = q.start_batch(64, 1 << 20);
+  const std::size_t per_chunk = WriteQueue::chunk_max / per_frame;  // whole frames only
+  ASSERT_EQ(b.size(), (n + per_chunk - 1) / per_chunk);
+  for (const auto& buf : b) {
+    EXPECT_LE(buf.size(), WriteQueue::chunk_max);
+    EXPECT_EQ(buf.size() % per_frame, 0u);  // no frame is split across chunks
+  }
+  EXPECT_EQ(asio::buffer_size(b), n * per_frame);
+}
+
+TEST(WriteQueue, FramesQueuedDuringAWriteNeverTouchTheChunkInFlight) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  ASSERT_TRUE(q.push(frame(100, 0x01)));
+  const auto& b = q.start_batch(64, 1 << 20);
+  ASSERT_EQ(b.size(), 1u);
+  const asio::const_buffer in_flight = b[0];
+  const Bytes before = concat(b);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(q.push(frame(100, 0x02)));  // would regrow it
+  EXPECT_EQ(in_flight.size(), 100u);
+  EXPECT_EQ(std::memcmp(in_flight.data(), before.data(), before.size()), 0);
+  EXPECT_FALSE(q.idle());
+  q.finish_batch();
+  EXPECT_EQ(q.queued_frames(), 1000u);
+  const auto& b2 = q.start_batch(64, 1 << 20);
+  EXPECT_EQ(asio::buffer_size(b2), 100'000u);
+  EXPECT_EQ(concat(b2), Bytes(100'000, 0x02));
+}
+
+TEST(WriteQueue, TheBoundCountsCoalescedBytes) {
+  WriteQueue q(1000, Gather::coalesce_small);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(q.push(frame(100)));
+  EXPECT_FALSE(q.push(frame(1)));
+  EXPECT_EQ(q.queued_frames(), 10u);
+  q.start_batch(64, 1 << 20);
+  q.finish_batch();
+  EXPECT_TRUE(q.push(frame(1000)));
+}
+
+TEST(WriteQueue, DropWaitingDropsCoalescedFramesButNotTheBatchInFlight) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  ASSERT_TRUE(q.push(frame(10)));
+  q.start_batch(64, 1 << 20);
+  ASSERT_TRUE(q.push(frame(20)));
+  ASSERT_TRUE(q.push(frame(30)));
+  q.drop_waiting();
+  EXPECT_EQ(q.queued_bytes(), 10u);
+  EXPECT_EQ(q.queued_frames(), 1u);
+  EXPECT_TRUE(q.idle());
+  q.finish_batch();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.queued_bytes(), 0u);
+}
+
+TEST(WriteQueue, ByReferenceKeepsOneBufferPerFrame) {
+  WriteQueue q(1 << 20, Gather::by_reference);  // TLS: one frame per record
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(q.push(frame(10)));
+  EXPECT_EQ(q.start_batch(64, 1 << 20).size(), 5u);
 }
 
 }  // namespace
