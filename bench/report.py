@@ -122,17 +122,23 @@ def verdict(value, ok):
 def goals(d):
     rows = []
     ks, kl = d.k_small, d.k_large
-    r64 = d.med("one_hop", "p2pmesh", "64_%d_msgs_per_s" % ks)
-    rows.append(("(a) one hop 64 B, K = %s: >= 1,000,000 msg/s" % f"{ks:,}", si(r64) + " msg/s"
-                 if r64 else "-", verdict(r64, r64 and r64 >= 1e6)))
+    # Each throughput goal at both burst lengths: a burst of 10^4 lasts tens of milliseconds
+    # and includes its start (threads waking, buffers and tables growing); 10^6 is the
+    # sustained rate, like the ZeroMQ ceiling's burst of 2 x 10^6.
     zmq = d.med("ceilings", "ceiling", "zmq_64_msgs_per_s")
-    share = ratio(r64, zmq)
-    rows.append(("(a) one hop 64 B >= 35% of ZeroMQ PUB/SUB 64 B (same run)",
-                 "%.0f%% (%s of %s msg/s)" % (100 * share, si(r64), si(zmq)) if share else "-",
-                 verdict(share, share and share >= 0.35)))
-    b4 = d.med("one_hop", "p2pmesh", "4096_%d_bytes_per_s" % ks)
-    rows.append(("(a) one hop 4 KiB, K = %s: >= 1 GB/s of payload" % f"{ks:,}",
-                 "%.2f GB/s" % (b4 / 1e9) if b4 else "-", verdict(b4, b4 and b4 >= 1e9)))
+    for k in (ks, kl):
+        r64 = d.med("one_hop", "p2pmesh", "64_%d_msgs_per_s" % k)
+        rows.append(("(a) one hop 64 B, K = %s: >= 1,000,000 msg/s" % f"{k:,}",
+                     si(r64) + " msg/s" if r64 else "-", verdict(r64, r64 and r64 >= 1e6)))
+        share = ratio(r64, zmq)
+        rows.append(("(a) one hop 64 B, K = %s: >= 35%% of ZeroMQ PUB/SUB 64 B (same run)"
+                     % f"{k:,}",
+                     "%.0f%% (%s of %s msg/s)" % (100 * share, si(r64), si(zmq)) if share else "-",
+                     verdict(share, share and share >= 0.35)))
+    for k in (ks, kl):
+        b4 = d.med("one_hop", "p2pmesh", "4096_%d_bytes_per_s" % k)
+        rows.append(("(a) one hop 4 KiB, K = %s: >= 1 GB/s of payload" % f"{k:,}",
+                     "%.2f GB/s" % (b4 / 1e9) if b4 else "-", verdict(b4, b4 and b4 >= 1e9)))
     for size in (64, 4096):
         lo = d.med("one_hop", "p2pmesh", "%d_%d_msgs_per_s" % (size, ks))
         hi = d.med("one_hop", "p2pmesh", "%d_%d_msgs_per_s" % (size, kl))
