@@ -19,7 +19,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <deque>
 #include <vector>
 
@@ -33,7 +32,7 @@ class WriteQueue {
   enum class Gather {
     /// One buffer per frame. TLS links need it: the runtime writes one frame per record.
     by_reference,
-    /// Frames up to small_frame_max are copied into shared chunks (see the top of the file).
+    /// Frames up to small_frame_max are copied into chunks (see the top of the file).
     coalesce_small,
   };
   /// Frames up to this size are coalesced (Gather::coalesce_small).
