@@ -16,7 +16,6 @@ bool WriteQueue::push(core::SharedFrame frame) {
   const std::size_t n = frame->size();
   if (!entries_.empty() && queued_bytes_ + n > max_bytes_) return false;
   queued_bytes_ += n;
-  ++queued_frames_;
   if (coalesce_ && n <= small_frame_max) {
     append_small(*frame);
     return true;
@@ -47,7 +46,6 @@ const std::vector<asio::const_buffer>& WriteQueue::start_batch(std::size_t max_b
                                                                std::size_t max_bytes) {
   batch_.clear();
   std::size_t bytes = 0;
-  std::size_t frames = 0;
   for (std::size_t i = in_flight_entries_; i < entries_.size() && batch_.size() < max_buffers;
        ++i) {
     const Entry& e = entries_[i];
@@ -55,10 +53,8 @@ const std::vector<asio::const_buffer>& WriteQueue::start_batch(std::size_t max_b
     if (!batch_.empty() && bytes + b.size() > max_bytes) break;
     batch_.emplace_back(b.data(), b.size());
     bytes += b.size();
-    frames += e.frames;
   }
   in_flight_entries_ += batch_.size();
-  in_flight_frames_ = frames;
   in_flight_bytes_ = bytes;
   return batch_;
 }
@@ -66,9 +62,7 @@ const std::vector<asio::const_buffer>& WriteQueue::start_batch(std::size_t max_b
 void WriteQueue::finish_batch() {
   for (std::size_t i = 0; i < in_flight_entries_ && !entries_.empty(); ++i) entries_.pop_front();
   queued_bytes_ -= std::min(queued_bytes_, in_flight_bytes_);
-  queued_frames_ -= std::min(queued_frames_, in_flight_frames_);
   in_flight_entries_ = 0;
-  in_flight_frames_ = 0;
   in_flight_bytes_ = 0;
   batch_.clear();
 }
@@ -76,7 +70,12 @@ void WriteQueue::finish_batch() {
 void WriteQueue::drop_waiting() noexcept {
   while (entries_.size() > in_flight_entries_) entries_.pop_back();
   queued_bytes_ = in_flight_bytes_;
-  queued_frames_ = in_flight_frames_;
+}
+
+std::size_t WriteQueue::queued_frames() const noexcept {
+  std::size_t frames = 0;
+  for (const Entry& e : entries_) frames += e.frames;
+  return frames;
 }
 
 }  // namespace p2p::net

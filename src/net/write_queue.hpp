@@ -64,7 +64,9 @@ class WriteQueue {
   bool idle() const noexcept { return entries_.size() == in_flight_entries_; }
   bool empty() const noexcept { return entries_.empty(); }
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
-  std::size_t queued_frames() const noexcept { return queued_frames_; }
+  /// Frames queued, in flight included. Walks the queue: for tests and diagnostics, not for
+  /// a hot path.
+  std::size_t queued_frames() const noexcept;
   std::size_t max_bytes() const noexcept { return max_bytes_; }
   /// Drops the frames not yet in flight (the connection is closing). The batch in flight, if
   /// any, stays: the pending write still reads its buffers.
@@ -85,10 +87,8 @@ class WriteQueue {
   bool coalesce_;
   std::deque<Entry> entries_;  ///< in-flight entries first, then waiting ones
   std::size_t in_flight_entries_ = 0;
-  std::size_t in_flight_frames_ = 0;
   std::size_t in_flight_bytes_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::size_t queued_frames_ = 0;
   std::vector<asio::const_buffer> batch_;
 };
 
