@@ -98,6 +98,14 @@ struct MeshOptions {
   /// producer faster than the network is slowed down rather than growing memory. Calls on
   /// an io thread never block.
   std::size_t max_pending_commands = 65536;
+  /// Bytes of the messages those commands carry (a send's encoded frame, a reply's
+  /// packets): the same wait applies when they reach this, until they are down to half. The
+  /// count alone bounds small messages; this bounds large ones, which would otherwise let
+  /// a producer facing a backlogged peer hold 65,536 x 4 MiB. One command is always
+  /// accepted into a queue below the bound, so a message larger than it still goes. 16 MiB
+  /// lets a fast producer of 4 KiB messages keep its peer busy: 4 MiB cost it ~15% of its
+  /// rate (docs/testing.md, "Bounding the bytes of waiting commands").
+  std::size_t max_pending_command_bytes = 16u << 20;
 
   TlsOptions tls;
 

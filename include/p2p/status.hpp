@@ -26,7 +26,7 @@ struct MeshStatus {
   /// requests_sent, requests_answered, requests_expired, replies_indirect, ignored.
   /// Runtime: accepted, accept_errors, dial_errors, tls_failures, slow_peers_closed,
   /// io_errors, peer_eofs, bytes_read, bytes_written, reads, write_batches,
-  /// callback_exceptions, commands_refused, send_pauses. Socket: recv_dropped.
+  /// callback_exceptions, commands_refused, send_pauses, sender_waits. Socket: recv_dropped.
   std::vector<std::pair<std::string, std::uint64_t>> counters;
   /// The last errors (oldest first, at most 32): failed dials and handshakes, TLS failures,
   /// I/O errors, slow peers closed, refused commands.

@@ -8,6 +8,7 @@
 #include "net/clock.hpp"
 #include "net/runtime.hpp"
 #include "p2p/message.hpp"
+#include "wire/msgpack_codec.hpp"
 
 namespace p2p::detail {
 
@@ -23,10 +24,19 @@ inline Error closed_error() {
   return Error{Errc::closed, "the socket is closed"};
 }
 
+/// The msgpack size of `packets`: what a command carrying them holds, for
+/// MeshOptions::max_pending_command_bytes.
+inline std::size_t packets_bytes(const Array& packets) {
+  std::size_t n = 0;
+  for (const Value& v : packets) n += wire::detail::encoded_size(v);
+  return n;
+}
+
 /// Runs a node command: at once on the io thread (returning its result), else queued for
-/// the io thread (errors found there are logged and recorded in status()).
+/// the io thread (errors found there are logged and recorded in status()). `bytes` is the
+/// payload the command holds while it waits (see Runtime::submit).
 template <class F>
-Status run_command(net::Runtime& rt, const char* what, F&& f) {
+Status run_command(net::Runtime& rt, const char* what, F&& f, std::size_t bytes = 0) {
   if (rt.on_strand()) {
     if (rt.closed()) return closed_error();
     Status s = f(rt.node(), net::now());
@@ -36,25 +46,27 @@ Status run_command(net::Runtime& rt, const char* what, F&& f) {
     }
     return s;
   }
-  const bool queued =
-      rt.submit([rt_ptr = &rt, what, fn = std::forward<F>(f)](core::Node& n, core::Time t) mutable {
+  const bool queued = rt.submit(
+      [rt_ptr = &rt, what, fn = std::forward<F>(f)](core::Node& n, core::Time t) mutable {
         Status s = fn(n, t);
         if (!s) {
           ++rt_ptr->counters().commands_refused;
           rt_ptr->record_error(std::string(what) + " refused: " + s.error().to_string());
         }
-      });
+      },
+      bytes);
   if (!queued) return closed_error();
   return {};
 }
 
 /// run_command through a handle (Message::reply, Connection::send).
 template <class F>
-Status run_command(const std::shared_ptr<SocketHandle>& handle, const char* what, F&& f) {
+Status run_command(const std::shared_ptr<SocketHandle>& handle, const char* what, F&& f,
+                   std::size_t bytes = 0) {
   if (!handle) return Error{Errc::closed, "this value does not belong to a socket"};
   std::lock_guard<std::mutex> lock(handle->mu);
   if (!handle->rt) return closed_error();
-  return run_command(*handle->rt, what, std::forward<F>(f));
+  return run_command(*handle->rt, what, std::forward<F>(f), bytes);
 }
 
 struct Access {

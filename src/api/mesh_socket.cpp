@@ -84,7 +84,8 @@ void append_counters(MeshStatus& out, const core::Counters& c, const net::Runtim
        {"write_batches", r.write_batches},
        {"callback_exceptions", r.callback_exceptions},
        {"commands_refused", r.commands_refused},
-       {"send_pauses", r.send_pauses}};
+       {"send_pauses", r.send_pauses},
+       {"sender_waits", r.sender_waits}};
 }
 
 }  // namespace
@@ -188,6 +189,7 @@ void MeshSocket::Impl::init(MeshSocket* owner, MeshOptions o) {
   cfg.write_stall_timeout = o.write_stall_timeout;
   cfg.dead_link_timeout = o.dead_link_timeout;
   cfg.max_pending_commands = std::max<std::size_t>(1, o.max_pending_commands);
+  cfg.max_pending_bytes = std::max<std::size_t>(1, o.max_pending_command_bytes);
   cfg.log = [sink](int level, const std::string& text) { sink(level, text); };
   cfg.log_level = o.debug_level;
 

@@ -220,14 +220,14 @@ void Runtime::item(F&& f) {
   }
 }
 
-bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn) {
+bool Runtime::submit(std::function<void(core::Node&, core::Time)> fn, std::size_t bytes) {
   if (on_strand()) {
     // Inside an item (a handler or listener): act now, the enclosing item pumps.
     if (closed_) return false;
     fn(*node_, now());
     return true;
   }
-  return enqueue(std::move(fn));
+  return enqueue(NodeCall{std::move(fn), bytes});
 }
 
 bool Runtime::submit_send(core::PreparedMessage message) {
@@ -256,15 +256,18 @@ bool Runtime::submit_send(const core::EncodedMessage& message, Bytes& buffer) {
 }
 
 bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
+  const std::size_t bytes = held_bytes(item);
   std::unique_lock<std::mutex> lock(inbox_mu_);
-  if (queued() >= cfg_.max_pending_commands && !on_io_thread()) {
+  if (inbox_full() && !on_io_thread()) {
     // Wait until the queue is down to half, not for one free place: a producer woken per
     // command would pay a futex wake-up and a context switch for every send.
     ++room_waiters_;
-    inbox_room_.wait(lock, [&] { return !accepting_ || queued() <= inbox_low_water(); });
+    sender_waits_.fetch_add(1, std::memory_order_relaxed);
+    inbox_room_.wait(lock, [&] { return !accepting_ || inbox_has_room(); });
     --room_waiters_;
   }
   if (!accepting_) return false;
+  inbox_held_bytes_ += bytes;
   if (!inline_frame.empty()) {
     auto& send = std::get<InlineSend>(item);
     send.offset = inbox_bytes_.size();
@@ -278,9 +281,16 @@ bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
   return true;
 }
 
+std::size_t Runtime::held_bytes(const InboxItem& item) noexcept {
+  if (const auto* send = std::get_if<InlineSend>(&item)) return send->size;
+  if (const auto* message = std::get_if<core::PreparedMessage>(&item))
+    return message->raw ? message->raw->size() : 0;
+  return std::get<NodeCall>(item).bytes;
+}
+
 void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
-  if (auto* fn = std::get_if<2>(&item)) {
-    (*fn)(*node_, t);
+  if (auto* call = std::get_if<NodeCall>(&item)) {
+    call->fn(*node_, t);
     return;
   }
   core::PreparedMessage message;
@@ -300,8 +310,12 @@ void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
   }
 }
 
-std::size_t Runtime::inbox_low_water() const noexcept {
-  return cfg_.max_pending_commands / 2;
+bool Runtime::inbox_full() const noexcept {
+  return queued() >= cfg_.max_pending_commands || queued_bytes() >= cfg_.max_pending_bytes;
+}
+
+bool Runtime::inbox_has_room() const noexcept {
+  return queued() <= cfg_.max_pending_commands / 2 && queued_bytes() <= cfg_.max_pending_bytes / 2;
 }
 
 void Runtime::take_inbox() {
@@ -317,6 +331,8 @@ void Runtime::take_inbox() {
   inbox_.swap(inbox_taken_);
   inbox_bytes_.swap(taken_bytes_);
   taken_left_ = inbox_taken_.size();
+  taken_left_bytes_ = taken_unrun_bytes_ = inbox_held_bytes_;
+  inbox_held_bytes_ = 0;
 }
 
 void Runtime::release_burst_capacity() noexcept {
@@ -332,12 +348,21 @@ void Runtime::release_burst_capacity() noexcept {
   shed_burst_capacity(taken_bytes_, inbox_kept_bytes);
 }
 
+Runtime::InboxItem& Runtime::next_taken() noexcept {
+  // Counted as run before it runs: a command that throws is not rerun.
+  InboxItem& item = inbox_taken_[taken_next_++];
+  taken_unrun_bytes_ -= std::min(taken_unrun_bytes_, held_bytes(item));
+  return item;
+}
+
 void Runtime::drop_taken() noexcept {
   taken_next_ = 0;
+  taken_unrun_bytes_ = 0;
   inbox_taken_.clear();
   taken_bytes_.clear();
   std::lock_guard<std::mutex> lock(inbox_mu_);
   taken_left_ = 0;
+  taken_left_bytes_ = 0;
 }
 
 void Runtime::drain_inbox() {
@@ -363,9 +388,7 @@ void Runtime::drain_inbox() {
         else if (const auto* send = std::get_if<InlineSend>(&next))
           node_->prefetch(send->message);
       }
-      // Counted first: a command that throws is not rerun.
-      InboxItem& cmd = inbox_taken_[taken_next_++];
-      run_inbox_item(cmd, t);
+      run_inbox_item(next_taken(), t);
       if (node_->outbox_frame_bytes() >= inbox_pump_bytes) pump();
     }
   });
@@ -374,7 +397,8 @@ void Runtime::drain_inbox() {
   std::lock_guard<std::mutex> lock(inbox_mu_);
   // What pacing left unrun stays taken, and runs first when the links drain.
   taken_left_ = inbox_taken_.size() - taken_next_;
-  if (room_waiters_ > 0 && queued() <= inbox_low_water()) inbox_room_.notify_all();
+  taken_left_bytes_ = taken_unrun_bytes_;
+  if (room_waiters_ > 0 && inbox_has_room()) inbox_room_.notify_all();
   if (queued() == 0) release_burst_capacity();
   if (closed_ || !accepting_ || queued() == 0 || paused_) {
     drain_posted_ = false;  // set_paused(false) or the next submit() posts again
@@ -504,13 +528,17 @@ void Runtime::publish(bool force_tables) {
 Snapshot Runtime::snapshot() const {
   if (!on_strand()) {
     std::lock_guard<std::mutex> lock(snap_mu_);
-    return snap_;
+    Snapshot s = snap_;
+    // Counted by the waiting thread itself: current, even while the io thread is idle.
+    s.runtime.sender_waits = sender_waits_.load(std::memory_order_relaxed);
+    return s;
   }
   Snapshot s;
   const bool closed = closed_;
   s.closed = closed;
   s.counters = node_->counters();
   s.runtime = rt_counters_;
+  s.runtime.sender_waits = sender_waits_.load(std::memory_order_relaxed);
   s.errors.assign(errors_.begin(), errors_.end());
   s.seen_cache = node_->seen_cache_size();
   if (!closed) {
@@ -896,7 +924,7 @@ void Runtime::begin_flush() {
     // close() has stopped new submissions, so each take gets what was left, oldest first.
     for (take_inbox(); taken_next_ < inbox_taken_.size(); take_inbox()) {
       while (taken_next_ < inbox_taken_.size()) {
-        run_inbox_item(inbox_taken_[taken_next_++], now());
+        run_inbox_item(next_taken(), now());
         pump();
       }
     }
@@ -934,6 +962,7 @@ void Runtime::close() {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     inbox_.clear();  // whatever could not run in time (called from a handler: nothing runs)
     inbox_bytes_.clear();
+    inbox_held_bytes_ = 0;
   }
   {
     std::unique_lock<std::mutex> lock(item_mu_, std::defer_lock);

@@ -64,10 +64,13 @@ struct RuntimeConfig {
   /// batch of chunks takes a few calls, of up to max_batch_bytes each.
   std::size_t max_batch_buffers = 256;
   std::size_t max_batch_bytes = 1u << 20;
-  /// Commands from other threads waiting for the io thread. Beyond it, submit() from a
-  /// thread that is not an io thread waits: a producer that outruns the io thread is
-  /// slowed down instead of growing the process.
+  /// Commands from other threads waiting for the io thread, and the bytes of the frames
+  /// and payloads they hold. Beyond either, submit() from a thread that is not an io
+  /// thread waits until both are down to half: a producer that outruns the io thread is
+  /// slowed down instead of growing the process. The count alone would let 65,536 commands
+  /// of 4 MiB each (256 GiB) wait for a backlogged peer.
   std::size_t max_pending_commands = 65536;
+  std::size_t max_pending_bytes = 16u << 20;
   /// A connection with bytes to write that completes no write for this long is closed as
   /// stalled (its peer stopped reading). Long enough for a 4 MiB frame on a slow link.
   std::chrono::milliseconds write_stall_timeout{30'000};
@@ -92,6 +95,9 @@ struct RuntimeCounters {
   std::uint64_t callback_exceptions = 0;  ///< user handlers / listeners that threw
   std::uint64_t commands_refused = 0;     ///< user commands the node refused (see errors)
   std::uint64_t send_pauses = 0;  ///< times a peer's backlog paused commands from other threads
+  /// Times a thread calling send(), reply(), ... waited for room in the command queue
+  /// (max_pending_commands / max_pending_bytes). Counted by the waiting thread.
+  std::uint64_t sender_waits = 0;
 };
 
 struct RecentError {
@@ -176,12 +182,13 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// enclosing item ends; from any other thread it is queued, in order. Returns false when
   /// the runtime is closed (fn does not run). When max_pending_commands are already queued,
   /// a caller that is not on an io thread waits for room (an io thread never waits).
+  /// `bytes` is what the command holds (a payload it will send), for max_pending_bytes.
   ///
   /// Pacing: while a connection's write queue is above half of max_queued_bytes, queued
   /// commands wait (and so, once the queue is full, do their callers): the node's own
   /// sends go at the pace of its slowest peer instead of getting that peer closed. A peer
   /// that stops reading altogether is closed after write_stall_timeout.
-  bool submit(std::function<void(core::Node&, core::Time)> fn);
+  bool submit(std::function<void(core::Node&, core::Time)> fn, std::size_t bytes = 0);
   /// submit() of node.send_prepared(message): the common command, queued without a
   /// std::function (and its allocation). A refusal is counted and recorded like any
   /// command's.
@@ -334,24 +341,40 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
     std::size_t offset = 0;
     std::size_t size = 0;
   };
+  /// Any other call on the node, with the bytes of the payload it holds.
+  struct NodeCall {
+    std::function<void(core::Node&, core::Time)> fn;
+    std::size_t bytes = 0;
+  };
   /// A command from another thread: an encoded send, or any call on the node.
-  using InboxItem =
-      std::variant<core::PreparedMessage, InlineSend, std::function<void(core::Node&, core::Time)>>;
+  using InboxItem = std::variant<core::PreparedMessage, InlineSend, NodeCall>;
+  /// The bytes an item counts against max_pending_bytes.
+  static std::size_t held_bytes(const InboxItem& item) noexcept;
   /// The queue is a pair of vectors handed back and forth rather than a deque: the io thread
   /// takes everything queued in one swap and gives back the vectors it emptied, so in a
   /// steady stream neither side allocates, and no memory crosses threads.
   std::vector<InboxItem> inbox_;
   std::vector<std::uint8_t> inbox_bytes_;  ///< frames of the InlineSends in inbox_
-  std::size_t taken_left_ = 0;    ///< taken by the io thread, not run yet (counts as queued)
-  std::size_t room_waiters_ = 0;  ///< producers waiting for the queue to shrink
+  std::size_t inbox_held_bytes_ = 0;       ///< held_bytes() of inbox_'s items
+  std::size_t taken_left_ = 0;        ///< taken by the io thread, not run yet (counts as queued)
+  std::size_t taken_left_bytes_ = 0;  ///< their held_bytes(), as of the last drain
+  std::size_t room_waiters_ = 0;      ///< producers waiting for the queue to shrink
+  std::atomic<std::uint64_t> sender_waits_{0};  ///< RuntimeCounters::sender_waits
   std::size_t queued() const noexcept { return inbox_.size() + taken_left_; }  ///< under lock
+  std::size_t queued_bytes() const noexcept {                                  ///< under lock
+    return inbox_held_bytes_ + taken_left_bytes_;
+  }
+  /// Under lock: a producer must wait (the queue is at one of its bounds).
+  bool inbox_full() const noexcept;
+  /// Under lock: waiting producers may go on (the queue is down to half of both bounds).
+  bool inbox_has_room() const noexcept;
   // The io thread's side (touched on the strand only): the last take, run in order from
   // taken_next_, across strand turns if pacing stops it.
   std::vector<InboxItem> inbox_taken_;
   std::vector<std::uint8_t> taken_bytes_;
   std::size_t taken_next_ = 0;
-  bool running_taken_ = false;  ///< drain_inbox() is running inbox_taken_'s commands
-  std::size_t inbox_low_water() const noexcept;
+  std::size_t taken_unrun_bytes_ = 0;  ///< held_bytes() of the taken items not run yet
+  bool running_taken_ = false;         ///< drain_inbox() is running inbox_taken_'s commands
   /// Queues `item`; a non-empty `inline_frame` is the frame of an InlineSend, copied into
   /// the inbox's byte buffer.
   bool enqueue(InboxItem item, ByteView inline_frame = {});
@@ -360,6 +383,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// On the strand, under inbox_mu_, with nothing queued: frees the vectors a burst grew
   /// beyond what take_inbox() keeps.
   void release_burst_capacity() noexcept;
+  /// On the strand: the next item of the last take, counted as run.
+  InboxItem& next_taken() noexcept;
   /// On the strand: drops the rest of the last take (the runtime is closing).
   void drop_taken() noexcept;
   void run_inbox_item(InboxItem& item, core::Time now);

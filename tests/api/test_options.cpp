@@ -7,6 +7,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "mesh_test_util.hpp"
 #include "net/lan_address.hpp"
@@ -264,6 +265,115 @@ TEST(Options, SendBackpressureLosesNothing) {
     return got.size() >= static_cast<std::size_t>(n);
   })) << got.size();
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i].packets()[1], Value(i)) << "in order, none lost";
+}
+
+TEST(Options, LargeSendsWaitingForABackloggedPeerAreBoundedInBytes) {
+  // 64 sends of 1 MiB to a peer that does not read: far fewer commands than
+  // max_pending_commands, so only the byte bound can stop the sending thread. It must block
+  // (sender_waits) once the kernel buffers, the peer's queue (paced at 2 of its 4 MiB) and
+  // 1 MiB of waiting commands are full, instead of queueing all 64 MiB; then everything
+  // arrives when the peer reads.
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions oa = loopback();  // 4 MiB per peer: a 1 MiB frame fits
+  oa.max_pending_command_bytes = 1u << 20;
+  oa.max_outgoing = 0;
+  MeshSocket a(oa);
+  auto b = make_node();
+  Unblock guard{blocker};
+  constexpr int n = 64;
+  const Bytes chunk = noise(1u << 20, 4);
+  std::mutex mu;
+  std::vector<std::int64_t> got;
+  std::int64_t damaged = -1;
+  b->register_handler(Blocker::handler(blocker));
+  b->register_handler([&](Message& m, Connection&) {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto i = m.packets()[2].as_int();  // [type, payload, i]
+    if (damaged < 0 && m.packets()[1].as_bin() != chunk) damaged = i;
+    got.push_back(i);
+    return true;
+  });
+  ASSERT_TRUE(link(a, *b));
+  ASSERT_TRUE(a.send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  std::atomic<int> returned{0};
+  std::thread sender([&] {
+    for (int i = 0; i < n; ++i) {
+      if (!a.send({chunk, i})) return;
+      ++returned;
+    }
+  });
+  const bool waited = wait_until([&] { return a.status().counter("sender_waits") > 0; });
+  const int returned_when_blocked = returned.load();
+  blocker->unblock();
+  sender.join();
+  ASSERT_TRUE(waited) << "the sender never blocked: " << returned.load() << " of " << n
+                      << " sends were queued for a peer that does not read";
+  EXPECT_LT(returned_when_blocked, n);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return got.size() >= static_cast<std::size_t>(n);
+  })) << got.size()
+      << "\n"
+      << a.status().to_string() << "\n"
+      << b->status().to_string();
+  std::lock_guard<std::mutex> lock(mu);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "in order, none lost";
+  EXPECT_EQ(damaged, -1) << "message " << damaged << " arrived with another payload";
+  EXPECT_EQ(a.status().counter("slow_peers_closed"), 0);
+}
+
+TEST(Options, AMessageLargerThanThePendingByteBoundStillGoes) {
+  // The bound is checked before a command is queued: one command always fits into a queue
+  // below it, so a 1 MiB message gets through a 64 KiB bound instead of waiting forever.
+  MeshOptions oa = loopback();
+  oa.max_pending_command_bytes = 64u << 10;
+  oa.max_outgoing = 0;
+  MeshSocket a(oa);
+  auto b = make_node();
+  ASSERT_TRUE(link(a, *b));
+  const Bytes chunk = noise(1u << 20, 5);
+  constexpr int n = 8;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({chunk, i}));
+  std::vector<Message> got;
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& m : b->recv(16)) got.push_back(std::move(m));
+    return got.size() >= static_cast<std::size_t>(n);
+  })) << got.size();
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].packets()[2], Value(i)) << "in order, none lost";
+    EXPECT_EQ(got[i].packets()[1].as_bin(), chunk);
+  }
+}
+
+TEST(Options, RepliesFromAnotherThreadCountAgainstThePendingByteBound) {
+  // b answers every message of a's with 1 MiB from the test thread (reply() queues a
+  // command holding its packets); a does not read, so b's replies back up and the
+  // replying thread must block on b's byte bound.
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions ob = loopback();
+  ob.max_pending_command_bytes = 1u << 20;
+  ob.max_outgoing = 0;
+  MeshSocket b(ob);
+  auto a = make_node();
+  Unblock guard{blocker};
+  a->register_handler(Blocker::handler(blocker));
+  ASSERT_TRUE(link(*a, b));
+  ASSERT_TRUE(a->send({"ask"}));
+  auto asked = b.recv_for(10s);
+  ASSERT_TRUE(asked);
+  ASSERT_TRUE(b.send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  const Bytes chunk = noise(1u << 20, 6);
+  constexpr int n = 64;
+  std::thread replier([&] {
+    for (int i = 0; i < n; ++i)
+      if (!asked->reply({chunk, i})) return;
+  });
+  const bool waited = wait_until([&] { return b.status().counter("sender_waits") > 0; });
+  blocker->unblock();
+  replier.join();
+  EXPECT_TRUE(waited) << "64 replies of 1 MiB were queued without waiting";
 }
 
 TEST(Options, DebugLevelFiveLogsHandlersAndEveryMessage) {
