@@ -35,6 +35,7 @@ struct Args {
   std::string compression = "none";
   std::string encryption = "Plaintext";
   bool use_recv = false;
+  std::size_t pending_bytes = p2p::MeshOptions{}.max_pending_command_bytes;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -63,6 +64,8 @@ Args parse(int argc, char** argv) {
       a.encryption = value();
     else if (arg == "--recv")
       a.use_recv = true;
+    else if (arg == "--pending-bytes")
+      a.pending_bytes = std::strtoull(value().c_str(), nullptr, 10);
     else
       usage("unknown argument");
   }
@@ -102,6 +105,7 @@ p2p::MeshOptions options(const Args& a) {
     o.compression.push_back(*c);
   }
   o.auto_reconnect = false;
+  o.max_pending_command_bytes = a.pending_bytes;
   // The seen cache must hold every id of the run for exactly-once to be checkable at 10^6.
   o.limits.seen_cache_entries = std::max<std::size_t>(o.limits.seen_cache_entries, a.count + 16);
   return o;

@@ -195,8 +195,11 @@ def one_hop(d, errors):
            "A sends K broadcasts of S bytes to its only peer B; rate = K / (time from A's first "
            "send to B's K-th delivery). `p2pmesh` is bench/one_hop.cpp (`p2p_one_hop`); "
            "`p2pmesh (driver)`, py2p and js2p are nodes driven through the JSON-lines "
-           "interface (`burst` / `wait`, message events off).", "",
-           "| implementation | S | K | msg/s | payload MB/s |", "|---|---|---|---|---|"]
+           "interface (`burst` / `wait`, message events off). The sender's peak RSS shows "
+           "that a producer faster than its peer is held to bounded memory "
+           "(`max_pending_command_bytes`, `max_queued_bytes_per_peer`).", "",
+           "| implementation | S | K | msg/s | payload MB/s | sender peak RSS |",
+           "|---|---|---|---|---|---|"]
     impls = [("p2pmesh", d.cfg.native_counts)] + [
         (i, d.cfg.driver_counts) for i in ("p2pmesh (driver)", "py2p", "js2p")]
     for impl, counts in impls:
@@ -205,23 +208,25 @@ def one_hop(d, errors):
                 key = "%d_%d" % (size, k)
                 r = d.stat("one_hop", impl, key + "_msgs_per_s")
                 b = d.stat("one_hop", impl, key + "_bytes_per_s")
+                m = d.stat("one_hop", impl, key + "_sender_rss_mib")
                 if r:
-                    out.append("| %s | %d B | %s | %s | %s |" % (
-                        impl, size, f"{k:,}", show(r, si), show(b, mb)))
+                    out.append("| %s | %d B | %s | %s | %s | %s |" % (
+                        impl, size, f"{k:,}", show(r, si), show(b, mb),
+                        show(m, lambda v: "%.1f" % v, " MiB") if m else ""))
         for (wl, name), texts in errors.items():
             if wl == "one_hop" and name == impl:
                 for text in sorted(set(texts)):
-                    out.append("| %s | | | not measured: %s | |" % (impl, text))
+                    out.append("| %s | | | not measured: %s | | |" % (impl, text))
     for size in (64, 4096):
         r = d.stat("ceilings", "ceiling", "zmq_%d_msgs_per_s" % size)
         b = d.stat("ceilings", "ceiling", "zmq_%d_bytes_per_s" % size)
         if r:
             count = d.cfg.zmq_count_64 if size == 64 else d.cfg.zmq_count_4k
-            out.append("| ZeroMQ PUB/SUB (ceiling) | %d B | %s | %s | %s |" % (
+            out.append("| ZeroMQ PUB/SUB (ceiling) | %d B | %s | %s | %s | |" % (
                 size, f"{count:,}", show(r, si), show(b, mb)))
     s = d.stat("ceilings", "ceiling", "tcp_stream_bytes_per_s")
     if s:
-        out.append("| loopback TCP stream (ceiling) | 64 KiB writes | %s | | %s |" % (
+        out.append("| loopback TCP stream (ceiling) | 64 KiB writes | %s | | %s | |" % (
             si(d.cfg.tcp_stream_bytes) + "B", show(s, lambda v: "%.0f" % (v / 1e6))))
     return out + [""]
 

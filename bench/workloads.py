@@ -99,6 +99,7 @@ def one_hop_native(cfg):
                 raise BenchError("p2p_one_hop --count %d --size %d: %s" % (count, size, line))
             out["%d_%d_msgs_per_s" % (size, count)] = line["msgs_per_s"]
             out["%d_%d_bytes_per_s" % (size, count)] = line["payload_bytes_per_s"]
+            out["%d_%d_sender_rss_mib" % (size, count)] = line["sender_max_rss_kib"] / 1024
     return {"p2pmesh": out}
 
 
