@@ -35,18 +35,17 @@ constexpr std::size_t inbox_batch = 256;
 /// Frames queued by commands of one batch before they are handed to the links (pacing
 /// granularity: a batch overshoots a link's high-water mark by at most this much).
 constexpr std::size_t inbox_pump_bytes = 64u << 10;
-/// Beyond these capacities an inbox vector is freed rather than kept for reuse once it holds
-/// less than a quarter of its capacity (always, when the queue empties): a burst must not
-/// pin its peak memory for the rest of the node's life, but while it lasts, freeing and
-/// regrowing the vectors at every take (fresh pages to fault in, copies as they double)
-/// cost a fast sender a fifth of its time.
-constexpr std::size_t inbox_kept_items = 4096;
-constexpr std::size_t inbox_kept_bytes = 256u << 10;
-
-template <class Vector>
-void shed_burst_capacity(Vector& v, std::size_t kept) noexcept {
-  if (v.capacity() > kept && v.size() < v.capacity() / 4) Vector().swap(v);
-}
+/// A segment of the command queue holds this many commands, and this many bytes of small
+/// frames. Both vectors stay below glibc's mmap threshold (128 KiB), so a new segment comes
+/// from the heap and a freed one goes back to it, without mmap/munmap calls; 1,024 commands
+/// are four of drain_inbox()'s batches.
+constexpr std::size_t inbox_segment_items = 1024;
+constexpr std::size_t inbox_segment_bytes = 96u << 10;
+/// Emptied segments kept for reuse while commands flow, and once the queue is empty. A
+/// steady stream cycles through the queued segments plus one or two; an idle node keeps one
+/// segment (~190 KiB, resident only where a burst touched it) rather than its burst's peak.
+constexpr std::size_t inbox_spare_segments = 4;
+constexpr std::size_t inbox_idle_spare_segments = 1;
 
 /// A link's first read buffer. Idle links are most links of a busy node (1,000 of them must
 /// cost little), so a buffer starts at one page and doubles, up to read_chunk, only while
@@ -113,7 +112,10 @@ Runtime::Runtime(asio::io_context& ioc, RuntimeConfig config)
       tick_timer_(strand_),
       accept_retry_(strand_),
       resolver_(strand_),
-      protocol_(cfg_.node.protocol) {}
+      protocol_(cfg_.node.protocol) {
+  // recycle_segment() never allocates (it runs where nothing may throw).
+  spare_segments_.reserve(inbox_spare_segments);
+}
 
 Runtime::~Runtime() = default;
 
@@ -267,13 +269,19 @@ bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
     --room_waiters_;
   }
   if (!accepting_) return false;
-  inbox_held_bytes_ += bytes;
+  if (inbox_.empty() || inbox_.back().items.size() == inbox_segment_items ||
+      inbox_.back().bytes.size() + inline_frame.size() > inbox_segment_bytes)
+    inbox_.push_back(new_segment());
+  InboxSegment& segment = inbox_.back();
   if (!inline_frame.empty()) {
     auto& send = std::get<InlineSend>(item);
-    send.offset = inbox_bytes_.size();
-    inbox_bytes_.insert(inbox_bytes_.end(), inline_frame.begin(), inline_frame.end());
+    send.offset = segment.bytes.size();
+    segment.bytes.insert(segment.bytes.end(), inline_frame.begin(), inline_frame.end());
   }
-  inbox_.push_back(std::move(item));
+  segment.items.push_back(std::move(item));
+  segment.held += bytes;
+  ++inbox_items_;
+  inbox_held_bytes_ += bytes;
   if (!drain_posted_ && !paused_) {
     drain_posted_ = true;
     asio::post(strand_, [self = shared_from_this()] { self->drain_inbox(); });
@@ -296,7 +304,7 @@ void Runtime::run_inbox_item(InboxItem& item, core::Time t) {
   core::PreparedMessage message;
   if (auto* send = std::get_if<InlineSend>(&item)) {
     // Allocated here, freed here (after its last write): no arena shared with the sender.
-    const auto first = taken_bytes_.begin() + static_cast<std::ptrdiff_t>(send->offset);
+    const auto first = taken_.bytes.begin() + static_cast<std::ptrdiff_t>(send->offset);
     send->message.raw =
         std::make_shared<const Bytes>(first, first + static_cast<std::ptrdiff_t>(send->size));
     message = std::move(send->message);
@@ -318,39 +326,62 @@ bool Runtime::inbox_has_room() const noexcept {
   return queued() <= cfg_.max_pending_commands / 2 && queued_bytes() <= cfg_.max_pending_bytes / 2;
 }
 
+Runtime::InboxSegment Runtime::new_segment() {
+  if (!spare_segments_.empty()) {
+    InboxSegment segment = std::move(spare_segments_.back());
+    spare_segments_.pop_back();
+    return segment;
+  }
+  InboxSegment segment;
+  segment.items.reserve(inbox_segment_items);
+  segment.bytes.reserve(inbox_segment_bytes);
+  return segment;
+}
+
+void Runtime::recycle_segment(InboxSegment segment, std::size_t keep) noexcept {
+  // Only segments sized by new_segment() are kept (a moved-from one has no capacity).
+  if (segment.items.capacity() != inbox_segment_items || spare_segments_.size() >= keep) return;
+  segment.items.clear();
+  segment.bytes.clear();
+  segment.held = 0;
+  spare_segments_.push_back(std::move(segment));
+}
+
 void Runtime::take_inbox() {
-  if (taken_next_ < inbox_taken_.size()) return;  // the last take has not all run yet
-  shed_burst_capacity(inbox_taken_, inbox_kept_items);
-  shed_burst_capacity(taken_bytes_, inbox_kept_bytes);
-  inbox_taken_.clear();
-  taken_bytes_.clear();
+  if (taken_next_ < taken_.items.size()) return;  // the last take has not all run yet
+  // The commands of the last take are destroyed here, on the io thread, outside the lock
+  // (their frames were allocated here too, see InlineSend).
+  taken_.items.clear();
   taken_next_ = 0;
   std::lock_guard<std::mutex> lock(inbox_mu_);
-  // Everything at once, under one lock: a producer sending as fast as it can then rarely
-  // meets the io thread on the mutex (each meeting is a futex call).
-  inbox_.swap(inbox_taken_);
-  inbox_bytes_.swap(taken_bytes_);
-  taken_left_ = inbox_taken_.size();
-  taken_left_bytes_ = taken_unrun_bytes_ = inbox_held_bytes_;
-  inbox_held_bytes_ = 0;
+  // One segment per take: a producer sending as fast as it can meets the io thread on the
+  // mutex (a futex call) once per ~1,000 commands at most.
+  recycle_segment(std::move(taken_), inbox_spare_segments);
+  taken_ = InboxSegment();
+  if (inbox_.empty()) {
+    taken_left_ = taken_left_bytes_ = taken_unrun_bytes_ = 0;
+    return;
+  }
+  taken_ = std::move(inbox_.front());
+  inbox_.pop_front();
+  inbox_items_ -= taken_.items.size();
+  inbox_held_bytes_ -= taken_.held;
+  taken_left_ = taken_.items.size();
+  taken_left_bytes_ = taken_unrun_bytes_ = taken_.held;
 }
 
 void Runtime::release_burst_capacity() noexcept {
-  // take_inbox() keeps vectors that its takes still fill, so a burst keeps its capacity
-  // while it lasts. Once the queue is empty the burst is over, and an idle node must not
-  // hold its peak for the rest of its life.
-  inbox_taken_.clear();
-  taken_bytes_.clear();
+  // Segments are kept for reuse while a burst lasts. Once the queue is empty the burst is
+  // over, and an idle node must not hold its peak for the rest of its life.
+  recycle_segment(std::move(taken_), inbox_idle_spare_segments);
+  taken_ = InboxSegment();
   taken_next_ = 0;
-  shed_burst_capacity(inbox_, inbox_kept_items);  // empty: nothing is queued
-  shed_burst_capacity(inbox_bytes_, inbox_kept_bytes);
-  shed_burst_capacity(inbox_taken_, inbox_kept_items);
-  shed_burst_capacity(taken_bytes_, inbox_kept_bytes);
+  while (spare_segments_.size() > inbox_idle_spare_segments) spare_segments_.pop_back();
 }
 
 Runtime::InboxItem& Runtime::next_taken() noexcept {
   // Counted as run before it runs: a command that throws is not rerun.
-  InboxItem& item = inbox_taken_[taken_next_++];
+  InboxItem& item = taken_.items[taken_next_++];
   taken_unrun_bytes_ -= std::min(taken_unrun_bytes_, held_bytes(item));
   return item;
 }
@@ -358,8 +389,9 @@ Runtime::InboxItem& Runtime::next_taken() noexcept {
 void Runtime::drop_taken() noexcept {
   taken_next_ = 0;
   taken_unrun_bytes_ = 0;
-  inbox_taken_.clear();
-  taken_bytes_.clear();
+  taken_.items.clear();
+  taken_.bytes.clear();
+  taken_.held = 0;
   std::lock_guard<std::mutex> lock(inbox_mu_);
   taken_left_ = 0;
   taken_left_bytes_ = 0;
@@ -376,13 +408,13 @@ void Runtime::drain_inbox() {
     // One clock read per batch: the batch lasts microseconds, and the node's clock only
     // times handshakes, stalls and expiry.
     const core::Time t = now();
-    const std::size_t end = std::min(inbox_taken_.size(), taken_next_ + inbox_batch);
+    const std::size_t end = std::min(taken_.items.size(), taken_next_ + inbox_batch);
     running_taken_ = true;
     while (taken_next_ < end && !closed_ && backlogged_links_ == 0) {
       // The next send's seen-cache slot loads while this one runs (a cache miss per
       // message once the cache is large).
       if (taken_next_ + 1 < end) {
-        const InboxItem& next = inbox_taken_[taken_next_ + 1];
+        const InboxItem& next = taken_.items[taken_next_ + 1];
         if (const auto* m = std::get_if<core::PreparedMessage>(&next))
           node_->prefetch(*m);
         else if (const auto* send = std::get_if<InlineSend>(&next))
@@ -396,7 +428,7 @@ void Runtime::drain_inbox() {
   if (closed_) drop_taken();
   std::lock_guard<std::mutex> lock(inbox_mu_);
   // What pacing left unrun stays taken, and runs first when the links drain.
-  taken_left_ = inbox_taken_.size() - taken_next_;
+  taken_left_ = taken_.items.size() - taken_next_;
   taken_left_bytes_ = taken_unrun_bytes_;
   if (room_waiters_ > 0 && inbox_has_room()) inbox_room_.notify_all();
   if (queued() == 0) release_burst_capacity();
@@ -922,8 +954,8 @@ void Runtime::begin_flush() {
   item([&] {
     // Everything submitted before close() runs, pacing or not: send() returned ok for it.
     // close() has stopped new submissions, so each take gets what was left, oldest first.
-    for (take_inbox(); taken_next_ < inbox_taken_.size(); take_inbox()) {
-      while (taken_next_ < inbox_taken_.size()) {
+    for (take_inbox(); taken_next_ < taken_.items.size(); take_inbox()) {
+      while (taken_next_ < taken_.items.size()) {
         run_inbox_item(next_taken(), now());
         pump();
       }
@@ -961,7 +993,7 @@ void Runtime::close() {
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     inbox_.clear();  // whatever could not run in time (called from a handler: nothing runs)
-    inbox_bytes_.clear();
+    inbox_items_ = 0;
     inbox_held_bytes_ = 0;
   }
   {

@@ -350,38 +350,52 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   using InboxItem = std::variant<core::PreparedMessage, InlineSend, NodeCall>;
   /// The bytes an item counts against max_pending_bytes.
   static std::size_t held_bytes(const InboxItem& item) noexcept;
-  /// The queue is a pair of vectors handed back and forth rather than a deque: the io thread
-  /// takes everything queued in one swap and gives back the vectors it emptied, so in a
-  /// steady stream neither side allocates, and no memory crosses threads.
-  std::vector<InboxItem> inbox_;
-  std::vector<std::uint8_t> inbox_bytes_;  ///< frames of the InlineSends in inbox_
-  std::size_t inbox_held_bytes_ = 0;       ///< held_bytes() of inbox_'s items
+  /// A run of queued commands, with the frames of its InlineSends. Its vectors are sized
+  /// once, for inbox_segment_items and inbox_segment_bytes, and never grow.
+  struct InboxSegment {
+    std::vector<InboxItem> items;
+    std::vector<std::uint8_t> bytes;
+    std::size_t held = 0;  ///< held_bytes() of items
+  };
+  /// The queue is a FIFO of fixed-size segments that the io thread takes one at a time and
+  /// gives back once it has run them. A burst that outruns the io thread fills more
+  /// segments instead of doubling one vector the size of the backlog: nothing is copied
+  /// as the queue grows, and in a steady stream the same few segments go round, so neither
+  /// side allocates or faults in fresh pages. back() is the segment being filled.
+  std::deque<InboxSegment> inbox_;
+  std::vector<InboxSegment> spare_segments_;  ///< emptied, their capacity kept
+  std::size_t inbox_items_ = 0;               ///< items in inbox_
+  std::size_t inbox_held_bytes_ = 0;          ///< held_bytes() of inbox_'s items
   std::size_t taken_left_ = 0;        ///< taken by the io thread, not run yet (counts as queued)
   std::size_t taken_left_bytes_ = 0;  ///< their held_bytes(), as of the last drain
   std::size_t room_waiters_ = 0;      ///< producers waiting for the queue to shrink
   std::atomic<std::uint64_t> sender_waits_{0};  ///< RuntimeCounters::sender_waits
-  std::size_t queued() const noexcept { return inbox_.size() + taken_left_; }  ///< under lock
-  std::size_t queued_bytes() const noexcept {                                  ///< under lock
+  std::size_t queued() const noexcept { return inbox_items_ + taken_left_; }  ///< under lock
+  std::size_t queued_bytes() const noexcept {                                 ///< under lock
     return inbox_held_bytes_ + taken_left_bytes_;
   }
   /// Under lock: a producer must wait (the queue is at one of its bounds).
   bool inbox_full() const noexcept;
   /// Under lock: waiting producers may go on (the queue is down to half of both bounds).
   bool inbox_has_room() const noexcept;
+  /// Under lock: an empty segment, a spare one if there is one.
+  InboxSegment new_segment();
+  /// Under lock: keeps `segment` (emptied) for reuse, up to `keep` spares; else frees it.
+  void recycle_segment(InboxSegment segment, std::size_t keep) noexcept;
   // The io thread's side (touched on the strand only): the last take, run in order from
   // taken_next_, across strand turns if pacing stops it.
-  std::vector<InboxItem> inbox_taken_;
-  std::vector<std::uint8_t> taken_bytes_;
+  InboxSegment taken_;
   std::size_t taken_next_ = 0;
   std::size_t taken_unrun_bytes_ = 0;  ///< held_bytes() of the taken items not run yet
-  bool running_taken_ = false;         ///< drain_inbox() is running inbox_taken_'s commands
+  bool running_taken_ = false;         ///< drain_inbox() is running taken_'s commands
   /// Queues `item`; a non-empty `inline_frame` is the frame of an InlineSend, copied into
-  /// the inbox's byte buffer.
+  /// the segment's bytes.
   bool enqueue(InboxItem item, ByteView inline_frame = {});
-  /// On the strand: when the last take has run, takes everything queued.
+  /// On the strand: when the last take has run, gives its segment back and takes the
+  /// oldest queued one.
   void take_inbox();
-  /// On the strand, under inbox_mu_, with nothing queued: frees the vectors a burst grew
-  /// beyond what take_inbox() keeps.
+  /// On the strand, under inbox_mu_, with nothing queued: keeps one spare segment and frees
+  /// the others, so that an idle node does not hold a burst's peak.
   void release_burst_capacity() noexcept;
   /// On the strand: the next item of the last take, counted as run.
   InboxItem& next_taken() noexcept;

@@ -267,6 +267,37 @@ TEST(Options, SendBackpressureLosesNothing) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i].packets()[1], Value(i)) << "in order, none lost";
 }
 
+TEST(Options, SendsQueuedWhileTheIoThreadIsBusyKeepTheirOrder) {
+  // a's io thread blocks in a handler while the test thread queues 5,000 sends of 0 to
+  // 999 bytes: several segments of the command queue (1,024 commands or 96 KiB of frames
+  // each) wait at once, and must run oldest first, each with its own bytes.
+  auto blocker = std::make_shared<Blocker>();
+  MeshOptions oa = loopback();
+  oa.max_outgoing = 0;
+  MeshSocket a(oa);
+  auto b = make_node();
+  Unblock guard{blocker};
+  a.register_handler(Blocker::handler(blocker));
+  ASSERT_TRUE(link(a, *b));
+  ASSERT_TRUE(b->send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  const Bytes chunk = noise(1000, 7);
+  auto payload = [&](int i) { return Bytes(chunk.begin(), chunk.begin() + (i * 37) % 1000); };
+  constexpr int n = 5000;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({payload(i), i}));
+  EXPECT_EQ(a.status().counter("sender_waits"), 0u) << "the sends did not all queue at once";
+  blocker->unblock();
+  std::vector<Message> got;
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& m : b->recv(1024)) got.push_back(std::move(m));
+    return got.size() >= static_cast<std::size_t>(n);
+  })) << got.size();
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].packets()[2], Value(i)) << "in order, none lost";
+    ASSERT_EQ(got[i].packets()[1].as_bin(), payload(i)) << "message " << i;
+  }
+}
+
 TEST(Options, LargeSendsWaitingForABackloggedPeerAreBoundedInBytes) {
   // 64 sends of 1 MiB to a peer that does not read: far fewer commands than
   // max_pending_commands, so only the byte bound can stop the sending thread. It must block
