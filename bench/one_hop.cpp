@@ -80,8 +80,19 @@ std::int64_t now_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-/// Peak resident memory of this process so far, in KiB.
+/// Peak resident memory of this process so far, in KiB: VmHWM, the high-water mark of the
+/// process's own memory. getrusage()'s ru_maxrss does not do here: Linux keeps it across
+/// execve, so a sender started by a larger parent (bench/run.py's Python, ~22 MiB)
+/// reported the parent's peak.
 long max_rss_kib() {
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    std::fclose(f);
+    if (kib >= 0) return kib;
+  }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
