@@ -155,17 +155,29 @@ TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
   EXPECT_NE(st.recent_errors.back().what.find("slow peer"), std::string::npos);
 }
 
-// Sends n messages [ "data", payload(i), i ] from another thread to a peer whose handler
-// blocks until a has paused its sends, then reads again; checks that every message arrives,
-// in order, intact, and that nobody is closed.
-void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& payload) {
-  // b's handler blocks, so a's queue towards b passes half its bound: a's io thread stops
-  // mid-batch, and the commands it had taken wait until b reads again.
-  auto blocker = std::make_shared<Blocker>();
+// a's options in the pacing tests: a 1 MiB queue towards each peer and room for 16
+// commands, so that a pauses its sends soon after its peer stops reading.
+MeshOptions paced_options() {
   MeshOptions oa = loopback();
   oa.max_queued_bytes_per_peer = 1u << 20;
   oa.max_outgoing = 0;
   oa.max_pending_commands = 16;
+  return oa;
+}
+
+// Sends n messages [ "data", payload(i), i ] from another thread of a (options `oa`) to a
+// peer whose handler blocks until a's counter `held_back` shows that the sender was held
+// back ("send_pauses": a paused its sends; "sender_waits": the sending thread waited for
+// room in the command queue), then reads again; checks that every message arrives, in
+// order, intact, and that nobody is closed. `returned_when_held`, when given, receives how
+// many sends had returned by the time the counter moved.
+void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& payload,
+                                        const MeshOptions& oa = paced_options(),
+                                        const char* held_back = "send_pauses",
+                                        int* returned_when_held = nullptr) {
+  // b's handler blocks, so a's queue towards b passes half its bound: a's io thread stops
+  // mid-batch, and the commands it had taken wait until b reads again.
+  auto blocker = std::make_shared<Blocker>();
   MeshSocket a(oa);
   auto b = make_node();
   Unblock guard{blocker};
@@ -183,15 +195,20 @@ void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& 
   ASSERT_TRUE(link(a, *b));
   ASSERT_TRUE(a.send({"block"}));
   ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
+  std::atomic<int> returned{0};
   std::thread sender([&] {
-    for (int i = 0; i < n; ++i)
+    for (int i = 0; i < n; ++i) {
       if (!a.send({"data", payload(i), i})) return;
+      ++returned;
+    }
   });
-  // a pauses its sends while b does not read; then b reads again.
-  const bool paused = wait_until([&] { return a.status().counter("send_pauses") > 0; });
+  // a holds its sender back while b does not read; then b reads again.
+  const bool held = wait_until([&] { return a.status().counter(held_back) > 0; });
+  if (returned_when_held) *returned_when_held = returned.load();
   blocker->unblock();
   sender.join();
-  ASSERT_TRUE(paused) << "a never paused: the test did not reach the path it is about";
+  ASSERT_TRUE(held) << held_back << " never moved (" << returned.load() << " of " << n
+                    << " sends returned): the test did not reach the path it is about";
   ASSERT_TRUE(wait_until([&] {
     std::lock_guard<std::mutex> lock(mu);
     return got.size() >= static_cast<std::size_t>(n);
@@ -200,6 +217,17 @@ void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& 
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "in order, none lost";
   EXPECT_EQ(damaged, -1) << "message " << damaged << " arrived with another payload";
   EXPECT_EQ(a.status().counter("slow_peers_closed"), 0);
+}
+
+/// What `s` receives (recv(), oldest first) until `n` messages have come or the deadline
+/// passes.
+std::vector<Message> receive(MeshSocket& s, std::size_t n) {
+  std::vector<Message> got;
+  wait_until([&] {
+    for (auto& m : s.recv(1024)) got.push_back(std::move(m));
+    return got.size() >= n;
+  });
+  return got;
 }
 
 TEST(Options, PacedSendsResumeInOrderWhenThePeerReadsAgain) {
@@ -259,11 +287,8 @@ TEST(Options, SendBackpressureLosesNothing) {
   ASSERT_TRUE(link(a, b));
   constexpr int n = 5000;
   for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({i}));
-  std::vector<Message> got;
-  ASSERT_TRUE(wait_until([&] {
-    for (auto& m : b.recv(1024)) got.push_back(std::move(m));
-    return got.size() >= static_cast<std::size_t>(n);
-  })) << got.size();
+  const std::vector<Message> got = receive(b, n);
+  ASSERT_GE(got.size(), static_cast<std::size_t>(n)) << got.size();
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i].packets()[1], Value(i)) << "in order, none lost";
 }
 
@@ -287,11 +312,8 @@ TEST(Options, SendsQueuedWhileTheIoThreadIsBusyKeepTheirOrder) {
   for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({payload(i), i}));
   EXPECT_EQ(a.status().counter("sender_waits"), 0u) << "the sends did not all queue at once";
   blocker->unblock();
-  std::vector<Message> got;
-  ASSERT_TRUE(wait_until([&] {
-    for (auto& m : b->recv(1024)) got.push_back(std::move(m));
-    return got.size() >= static_cast<std::size_t>(n);
-  })) << got.size();
+  const std::vector<Message> got = receive(*b, n);
+  ASSERT_GE(got.size(), static_cast<std::size_t>(n)) << got.size();
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(got[i].packets()[2], Value(i)) << "in order, none lost";
     ASSERT_EQ(got[i].packets()[1].as_bin(), payload(i)) << "message " << i;
@@ -304,54 +326,15 @@ TEST(Options, LargeSendsWaitingForABackloggedPeerAreBoundedInBytes) {
   // (sender_waits) once the kernel buffers, the peer's queue (paced at 2 of its 4 MiB) and
   // 1 MiB of waiting commands are full, instead of queueing all 64 MiB; then everything
   // arrives when the peer reads.
-  auto blocker = std::make_shared<Blocker>();
   MeshOptions oa = loopback();  // 4 MiB per peer: a 1 MiB frame fits
   oa.max_pending_command_bytes = 1u << 20;
   oa.max_outgoing = 0;
-  MeshSocket a(oa);
-  auto b = make_node();
-  Unblock guard{blocker};
   constexpr int n = 64;
   const Bytes chunk = noise(1u << 20, 4);
-  std::mutex mu;
-  std::vector<std::int64_t> got;
-  std::int64_t damaged = -1;
-  b->register_handler(Blocker::handler(blocker));
-  b->register_handler([&](Message& m, Connection&) {
-    std::lock_guard<std::mutex> lock(mu);
-    const auto i = m.packets()[2].as_int();  // [type, payload, i]
-    if (damaged < 0 && m.packets()[1].as_bin() != chunk) damaged = i;
-    got.push_back(i);
-    return true;
-  });
-  ASSERT_TRUE(link(a, *b));
-  ASSERT_TRUE(a.send({"block"}));
-  ASSERT_TRUE(wait_until([&] { return blocker->blocked.load(); }));
-  std::atomic<int> returned{0};
-  std::thread sender([&] {
-    for (int i = 0; i < n; ++i) {
-      if (!a.send({chunk, i})) return;
-      ++returned;
-    }
-  });
-  const bool waited = wait_until([&] { return a.status().counter("sender_waits") > 0; });
-  const int returned_when_blocked = returned.load();
-  blocker->unblock();
-  sender.join();
-  ASSERT_TRUE(waited) << "the sender never blocked: " << returned.load() << " of " << n
-                      << " sends were queued for a peer that does not read";
+  int returned_when_blocked = n;
+  ASSERT_NO_FATAL_FAILURE(expect_paced_sends_arrive_in_order(
+      n, [&](int) { return chunk; }, oa, "sender_waits", &returned_when_blocked));
   EXPECT_LT(returned_when_blocked, n);
-  ASSERT_TRUE(wait_until([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return got.size() >= static_cast<std::size_t>(n);
-  })) << got.size()
-      << "\n"
-      << a.status().to_string() << "\n"
-      << b->status().to_string();
-  std::lock_guard<std::mutex> lock(mu);
-  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], i) << "in order, none lost";
-  EXPECT_EQ(damaged, -1) << "message " << damaged << " arrived with another payload";
-  EXPECT_EQ(a.status().counter("slow_peers_closed"), 0);
 }
 
 TEST(Options, AMessageLargerThanThePendingByteBoundStillGoes) {
@@ -366,11 +349,8 @@ TEST(Options, AMessageLargerThanThePendingByteBoundStillGoes) {
   const Bytes chunk = noise(1u << 20, 5);
   constexpr int n = 8;
   for (int i = 0; i < n; ++i) ASSERT_TRUE(a.send({chunk, i}));
-  std::vector<Message> got;
-  ASSERT_TRUE(wait_until([&] {
-    for (auto& m : b->recv(16)) got.push_back(std::move(m));
-    return got.size() >= static_cast<std::size_t>(n);
-  })) << got.size();
+  const std::vector<Message> got = receive(*b, n);
+  ASSERT_GE(got.size(), static_cast<std::size_t>(n)) << got.size();
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(got[i].packets()[2], Value(i)) << "in order, none lost";
     EXPECT_EQ(got[i].packets()[1].as_bin(), chunk);
