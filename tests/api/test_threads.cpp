@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "mesh_test_util.hpp"
@@ -102,6 +106,27 @@ TEST_P(Hammer, OneSocketFromManyThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Mesh, Hammer, ::testing::Values("Plaintext", "SSL"));
+
+/// The names of this process's threads (/proc/self/task/*/comm).
+std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+TEST(IoThread, IsNamedAfterItsSocketsPort) {
+  auto node = make_node();
+  const std::string name = "p2p-io-" + std::to_string(node->port());
+  // The thread names itself as it starts, which may be just after the constructor returns.
+  EXPECT_TRUE(wait_until([&] { return thread_names().count(name) == 1; }));
+  node->close();  // joins the io thread
+  EXPECT_EQ(thread_names().count(name), 0u);
+}
 
 }  // namespace
 }  // namespace p2p
