@@ -378,8 +378,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   bool inbox_full() const noexcept;
   /// Under lock: waiting producers may go on (the queue is down to half of both bounds).
   bool inbox_has_room() const noexcept;
-  /// Under lock: an empty segment, a spare one if there is one.
-  InboxSegment new_segment();
+  /// A new empty segment, with its pages faulted in when `fault_in`; called without the
+  /// lock.
+  static InboxSegment ready_segment(bool fault_in);
   /// Under lock: keeps `segment` (emptied) for reuse, up to `keep` spares; else frees it.
   void recycle_segment(InboxSegment segment, std::size_t keep) noexcept;
   // The io thread's side (touched on the strand only): the last take, run in order from
