@@ -7,12 +7,13 @@
 //     msg->reply({"got it"});
 //
 // Threading. A socket runs on one io thread of its own (named p2p-io-<port>), or on a
-// caller-supplied asio::io_context (MeshOptions::io_context). Handlers (register_handler) and event
-// listeners (on / once) run on that io thread, one at a time per socket. Every public method
-// is safe to call from any thread, including from handlers and listeners, except the ones
-// that block (recv_for, close): called on an io thread they would wait for themselves, so
-// they throw p2p::UsageError instead. Commands (send, connect, ...) from other threads may
-// block for backpressure when the node's peers fall behind; on an io thread they never do.
+// caller-supplied asio::io_context (MeshOptions::io_context). Handlers (register_handler)
+// and event listeners (on / once) run on that io thread, one at a time per socket. Every
+// public method is safe to call from any thread, including from handlers and listeners,
+// except the ones that block (recv_for, close): called on an io thread they would wait for
+// themselves, so they throw p2p::UsageError instead. Commands (send, connect, ...) from
+// other threads may block for backpressure when the node's peers fall behind; on an io
+// thread they never do.
 #pragma once
 
 #include <chrono>
