@@ -20,9 +20,9 @@ namespace p2p::net {
 namespace {
 
 /// Faults in the whole pages of [p, p + n) now, in one system call, rather than one page
-/// fault each when they are first written. On the benchmark VM a fault costs ~14 us and
-/// this ~8 us a page (docs/testing.md). Best effort: before Linux 5.14 the call fails and
-/// the pages fault in as they are written.
+/// fault each when they are first written. On the benchmark VM a fault costs ~11 us and
+/// this ~6 us a page (bench/ceilings/page_faults, docs/testing.md). Best effort: before
+/// Linux 5.14 the call fails and the pages fault in as they are written.
 void populate(const void* p, std::size_t n) noexcept {
 #ifdef MADV_POPULATE_WRITE
   static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -304,7 +304,7 @@ bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
     }
     // A new segment is made with the lock released. Behind a backlog (a burst), its pages
     // are faulted in at once: filled under the lock instead, it faults page by page as the
-    // copies reach them, and each fault (~14 us on the benchmark VM) holds the io thread
+    // copies reach them, and each fault (~11 us on the benchmark VM) holds the io thread
     // off the mutex, so that it sleeps on it and must be woken. The first segment of an
     // idle queue is left to fault as it fills: a node that sends now and then should not
     // hold a whole segment's pages for it. Then everything is checked again: the queue
