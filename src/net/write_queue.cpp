@@ -1,6 +1,7 @@
 #include "net/write_queue.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace p2p::net {
 
@@ -37,7 +38,10 @@ void WriteQueue::append_small(const Bytes& frame) {
     }
   }
   Entry fresh;
-  fresh.chunk.reserve(first_chunk_capacity);
+  if (spare_.capacity() != 0)
+    fresh.chunk = std::exchange(spare_, Bytes());  // a busy link: its last chunk's buffer
+  else
+    fresh.chunk.reserve(first_chunk_capacity);
   fresh.chunk.assign(frame.begin(), frame.end());
   entries_.push_back(std::move(fresh));
 }
@@ -60,7 +64,17 @@ const std::vector<asio::const_buffer>& WriteQueue::start_batch(std::size_t max_b
 }
 
 void WriteQueue::finish_batch() {
-  for (std::size_t i = 0; i < in_flight_entries_ && !entries_.empty(); ++i) entries_.pop_front();
+  for (std::size_t i = 0; i < in_flight_entries_ && !entries_.empty(); ++i) {
+    Entry& written = entries_.front();
+    if (!written.frame && written.chunk.capacity() == chunk_max && spare_.capacity() == 0) {
+      written.chunk.clear();
+      spare_ = std::move(written.chunk);
+    }
+    entries_.pop_front();
+  }
+  // Nothing left to send: the link may stay quiet for long, and 1,000 idle links must
+  // cost little, so the spare goes too.
+  if (entries_.empty()) spare_ = Bytes();
   queued_bytes_ -= std::min(queued_bytes_, in_flight_bytes_);
   in_flight_entries_ = 0;
   in_flight_bytes_ = 0;

@@ -205,5 +205,38 @@ TEST(WriteQueue, ByReferenceKeepsOneBufferPerFrame) {
   EXPECT_EQ(q.start_batch(64, 1 << 20).size(), 5u);
 }
 
+TEST(WriteQueue, ABusyQueueReusesAWrittenChunksBuffer) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  const std::size_t per_frame = 1000;
+  const std::size_t per_chunk = WriteQueue::chunk_max / per_frame;
+  for (std::size_t i = 0; i < per_chunk + 1; ++i) ASSERT_TRUE(q.push(frame(per_frame, 0x01)));
+  const auto& b = q.start_batch(1, 1 << 20);  // the full chunk only
+  ASSERT_EQ(b.size(), 1u);
+  const void* const written = b[0].data();
+  q.finish_batch();  // one frame still waits: the link is busy
+  EXPECT_EQ(q.spare_capacity(), WriteQueue::chunk_max);
+  // The waiting chunk fills; the next one takes the spare's buffer, and its bytes are the
+  // new frames, nothing of the old.
+  for (std::size_t i = 0; i < per_chunk; ++i) ASSERT_TRUE(q.push(frame(per_frame, 0x02)));
+  EXPECT_EQ(q.spare_capacity(), 0u);
+  q.start_batch(1, 1 << 20);
+  q.finish_batch();  // the chunk holding the 0x01 frame and the first 0x02 ones
+  const auto& b2 = q.start_batch(64, 1 << 20);
+  ASSERT_EQ(b2.size(), 1u);
+  EXPECT_EQ(b2[0].data(), written);
+  EXPECT_EQ(concat(b2), Bytes(per_frame, 0x02));
+}
+
+TEST(WriteQueue, AnEmptiedQueueKeepsNoSpareChunk) {
+  WriteQueue q(1 << 20, Gather::coalesce_small);
+  const std::size_t per_frame = 1000;
+  for (std::size_t i = 0; i < WriteQueue::chunk_max / per_frame; ++i)
+    ASSERT_TRUE(q.push(frame(per_frame)));
+  q.start_batch(64, 1 << 20);
+  q.finish_batch();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.spare_capacity(), 0u);  // an idle link holds none of its burst's buffers
+}
+
 }  // namespace
 }  // namespace p2p::net
