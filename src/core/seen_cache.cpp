@@ -1,7 +1,5 @@
 #include "core/seen_cache.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -14,7 +12,6 @@ namespace {
 
 constexpr std::size_t initial_ring = 256;
 constexpr std::size_t initial_slots = 2 * initial_ring;
-constexpr std::size_t map_threshold_bytes = std::size_t{1} << 20;
 
 /// The murmur3 finaliser: every input bit reaches every output bit.
 std::uint64_t mix(std::uint64_t x) noexcept {
@@ -34,13 +31,11 @@ SeenCache::SeenCache(std::size_t capacity, std::uint64_t seed)
       index_(initial_slots),
       mask_(initial_slots - 1) {
   ring_capacity_ = std::min(initial_ring, capacity_);
-  ring_ = static_cast<Key*>(std::malloc(ring_capacity_ * sizeof(Key)));
-  if (ring_ == nullptr) throw std::bad_alloc();
+  ring_mem_ = BulkBuffer(ring_capacity_ * sizeof(Key), false);
+  ring_ = static_cast<Key*>(ring_mem_.data());
 }
 
-SeenCache::~SeenCache() {
-  std::free(ring_);
-}
+SeenCache::~SeenCache() = default;
 
 SeenCache::Key SeenCache::key_of(const wire::Digest256& id, std::uint64_t time) noexcept {
   Key k{};
@@ -52,51 +47,6 @@ SeenCache::Key SeenCache::key_of(const wire::Digest256& id, std::uint64_t time) 
 
 std::uint32_t SeenCache::hash(const Key& k) const noexcept {
   return static_cast<std::uint32_t>(mix(k.a ^ seed_ ^ mix(k.b)));
-}
-
-SeenCache::Slots::Slots(std::size_t count) : count_(count) {
-  const std::size_t bytes = count * sizeof(Slot);
-  if (bytes >= map_threshold_bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p != MAP_FAILED) {
-#ifdef MADV_HUGEPAGE
-      ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP the table just uses 4 KiB pages
-#endif
-      data_ = static_cast<Slot*>(p);
-      mapped_ = true;
-      return;
-    }
-  }
-  data_ = static_cast<Slot*>(std::calloc(count, sizeof(Slot)));
-  if (data_ == nullptr) throw std::bad_alloc();
-}
-
-SeenCache::Slots::~Slots() {
-  release();
-}
-
-SeenCache::Slots::Slots(Slots&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      count_(std::exchange(other.count_, 0)),
-      mapped_(std::exchange(other.mapped_, false)) {}
-
-SeenCache::Slots& SeenCache::Slots::operator=(Slots&& other) noexcept {
-  if (this != &other) {
-    release();
-    data_ = std::exchange(other.data_, nullptr);
-    count_ = std::exchange(other.count_, 0);
-    mapped_ = std::exchange(other.mapped_, false);
-  }
-  return *this;
-}
-
-void SeenCache::Slots::release() noexcept {
-  if (data_ == nullptr) return;
-  if (mapped_)
-    ::munmap(data_, count_ * sizeof(Slot));
-  else
-    std::free(data_);
-  data_ = nullptr;
 }
 
 void SeenCache::prefetch(const wire::Digest256& id) const noexcept {
@@ -182,9 +132,12 @@ void SeenCache::grow_ring() {
   // between the two runs, where the next entry goes.
   const std::size_t old_capacity = ring_capacity_;
   const std::size_t new_capacity = std::min(old_capacity * 2, capacity_);
-  auto* grown = static_cast<Key*>(std::realloc(ring_, new_capacity * sizeof(Key)));
-  if (grown == nullptr) throw std::bad_alloc();
-  ring_ = grown;
+  // A new buffer and a copy, not realloc(): realloc would move a large ring with mremap(),
+  // keeping it on 4 KiB pages.
+  BulkBuffer grown(new_capacity * sizeof(Key), false);
+  std::memcpy(grown.data(), ring_, old_capacity * sizeof(Key));
+  ring_mem_ = std::move(grown);
+  ring_ = static_cast<Key*>(ring_mem_.data());
   ring_capacity_ = new_capacity;
   if (head_ == 0) return;  // one run: nothing moves
   const std::size_t shift = new_capacity - old_capacity;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/bulk_buffer.hpp"
 #include "p2p/wire/ids.hpp"
 
 namespace p2p::core {
@@ -76,26 +77,20 @@ class SeenCache {
     return p < ring_capacity_ ? p : p - ring_capacity_;
   }
 
-  /// Zeroed memory for the index. Up to 1 MiB from the heap; beyond, an anonymous mapping
-  /// (zero pages cost nothing until touched) with transparent huge pages requested, since a
-  /// lookup in an index of tens of MiB otherwise misses the TLB as well as the caches.
+  /// The index: zeroed slots in a BulkBuffer (huge pages once it reaches 2 MiB, which also
+  /// spares a lookup in an index of tens of MiB most of its TLB misses).
   class Slots {
    public:
-    explicit Slots(std::size_t count);
-    ~Slots();
-    Slots(Slots&& other) noexcept;
-    Slots& operator=(Slots&& other) noexcept;
-    Slots(const Slots&) = delete;
-    Slots& operator=(const Slots&) = delete;
-    Slot& operator[](std::size_t i) noexcept { return data_[i]; }
-    const Slot& operator[](std::size_t i) const noexcept { return data_[i]; }
+    explicit Slots(std::size_t count) : mem_(count * sizeof(Slot), true), count_(count) {}
+    Slot& operator[](std::size_t i) noexcept { return static_cast<Slot*>(mem_.data())[i]; }
+    const Slot& operator[](std::size_t i) const noexcept {
+      return static_cast<const Slot*>(mem_.data())[i];
+    }
     std::size_t size() const noexcept { return count_; }
 
    private:
-    void release() noexcept;
-    Slot* data_ = nullptr;
-    std::size_t count_ = 0;
-    bool mapped_ = false;
+    BulkBuffer mem_;
+    std::size_t count_;
   };
 
   /// A ring of keys in insertion order (so expiry and eviction take the oldest), indexed by
@@ -104,10 +99,13 @@ class SeenCache {
   /// entry 24 bytes of ring and 16 of index, where a table of whole keys plus an order queue
   /// needed 72. Every new byte is a page the kernel must fault in and zero, which at a
   /// million broadcasts was most of a busy io thread's time. Both start small (an idle node
-  /// pays ~12 KiB) and double as needed, the ring up to the capacity.
+  /// pays ~12 KiB) and double as needed, the ring up to the capacity. Both live in
+  /// BulkBuffers: from 2 MiB on, growing by a few huge pages instead of thousands of small
+  /// ones.
   std::size_t capacity_;
   std::uint64_t seed_;
-  Key* ring_ = nullptr;
+  BulkBuffer ring_mem_;
+  Key* ring_ = nullptr;  ///< ring_mem_'s data
   std::size_t ring_capacity_ = 0;
   std::size_t head_ = 0;  ///< ring position of the oldest entry
   std::size_t size_ = 0;
