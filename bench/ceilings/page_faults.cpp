@@ -2,19 +2,24 @@
 //
 //   page_faults [--mib M] [--rounds R] [--chunk-kib C]
 //
-// Each round maps M MiB of anonymous memory (transparent huge pages off, so every page is
-// its own fault) and writes one byte per page, twice: once letting each write fault its
-// page in ("fault"), once after faulting the pages in C KiB at a time with
-// madvise(MADV_POPULATE_WRITE) ("populate"; C = 96 is the command queue's segment). Prints
-// one JSON line with the medians over R rounds, in microseconds per page. On a VM whose
-// page tables the hypervisor shadows, both are far above bare metal's fraction of a
-// microsecond; this is why the runtime keeps memory it has touched for reuse and faults in
-// a burst's new queue segments outside its lock (docs/testing.md).
+// Each round maps M MiB of anonymous memory and writes one byte per 4 KiB page, three times:
+// with transparent huge pages off, letting each write fault its page in ("fault"); the same
+// after faulting the pages in C KiB at a time with madvise(MADV_POPULATE_WRITE) ("populate";
+// C = 96 is the command queue's segment); and on a mapping aligned to 2 MiB with
+// MADV_HUGEPAGE, as core::BulkBuffer makes them ("huge": one fault per 2 MiB where the
+// kernel has transparent huge pages; "thp_faults" counts the huge pages it gave, from
+// /proc/vmstat, so a machine without them shows 0 there and 4 KiB costs). Prints one JSON
+// line with the medians over R rounds, in microseconds per 4 KiB page. On a VM whose page
+// tables the hypervisor shadows, the first two are far above bare metal's fraction of a
+// microsecond; this is why the runtime keeps memory it has touched for reuse, faults in a
+// burst's new queue segments outside its lock, and puts large tables on huge pages
+// (docs/testing.md).
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +64,39 @@ double us_per_page(std::size_t bytes, std::size_t page, std::size_t chunk, bool 
   return result;
 }
 
+/// The huge pages the kernel has handed out so far (thp_fault_alloc), or -1 if unknown.
+long long thp_faults() {
+  std::FILE* f = std::fopen("/proc/vmstat", "r");
+  if (f == nullptr) return -1;
+  char name[64];
+  long long value = 0, found = -1;
+  while (std::fscanf(f, "%63s %lld", name, &value) == 2)
+    if (std::string_view(name) == "thp_fault_alloc") found = value;
+  std::fclose(f);
+  return found;
+}
+
+/// Microseconds per 4 KiB page to map `bytes` on a 2 MiB boundary with MADV_HUGEPAGE and
+/// write one byte per page; -1 when the mapping fails.
+double huge_us_per_page(std::size_t bytes, std::size_t page) {
+  constexpr std::size_t align = std::size_t{2} << 20;
+  void* mapped =
+      ::mmap(nullptr, bytes + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return -1;
+  const auto start = reinterpret_cast<std::uintptr_t>(mapped);
+  auto* block = reinterpret_cast<char*>((start + align - 1) & ~(std::uintptr_t{align} - 1));
+#ifdef MADV_HUGEPAGE
+  (void)::madvise(block, bytes, MADV_HUGEPAGE);
+#endif
+  auto* p = static_cast<volatile char*>(block);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t off = 0; off < bytes; off += page) p[off] = 1;
+  const auto t1 = std::chrono::steady_clock::now();
+  ::munmap(mapped, bytes + align);
+  return std::chrono::duration<double, std::micro>(t1 - t0).count() /
+         static_cast<double>(bytes / page);
+}
+
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "page_faults: %s\nusage: page_faults [--mib M] [--rounds R] [--chunk-kib C]\n", why);
@@ -85,16 +123,23 @@ int main(int argc, char** argv) {
   }
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const std::size_t bytes = mib << 20;
-  std::vector<double> fault, populate;
+  std::vector<double> fault, populate, huge;
+  const long long thp_before = thp_faults();
+  for (std::size_t r = 0; r < rounds; ++r) huge.push_back(huge_us_per_page(bytes, page));
+  const long long thp_after = thp_faults();
   for (std::size_t r = 0; r < rounds; ++r) {
     fault.push_back(us_per_page(bytes, page, chunk_kib << 10, false));
     populate.push_back(us_per_page(bytes, page, chunk_kib << 10, true));
   }
-  const double f = median(fault), p = median(populate);
-  if (f < 0) usage("mmap failed");
+  const double f = median(fault), p = median(populate), h = median(huge);
+  if (f < 0 || h < 0) usage("mmap failed");
+  // Other processes may take huge pages meanwhile: the count is an upper bound.
+  const long long thp = thp_before < 0 || thp_after < 0 ? -1 : thp_after - thp_before;
   std::printf(
       "{\"ceiling\":\"page_faults\",\"mib\":%zu,\"rounds\":%zu,\"chunk_kib\":%zu,"
-      "\"fault_us_per_page\":%.3f,\"populate_us_per_page\":%s}\n",
-      mib, rounds, chunk_kib, f, p < 0 ? "null" : std::to_string(p).c_str());
+      "\"fault_us_per_page\":%.3f,\"populate_us_per_page\":%s,\"huge_us_per_page\":%.3f,"
+      "\"thp_faults\":%lld,\"thp_faults_expected\":%zu}\n",
+      mib, rounds, chunk_kib, f, p < 0 ? "null" : std::to_string(p).c_str(), h, thp,
+      rounds * (bytes >> 21));
   return 0;
 }
