@@ -457,12 +457,16 @@ Result<EncodedMessage> encode_message(Bytes& buffer, const PeerId& sender, const
 }
 
 PreparedMessage adopt_message(const EncodedMessage& encoded, Bytes&& buffer) {
+  buffer.resize(encoded.frame.size());
+  return adopt_message(encoded, std::make_shared<const Bytes>(std::move(buffer)));
+}
+
+PreparedMessage adopt_message(const EncodedMessage& encoded, SharedFrame frame) {
   PreparedMessage m;
   m.id = encoded.id;
   m.flag = encoded.flag;
   m.time = encoded.time;
-  buffer.resize(encoded.frame.size());
-  m.raw = std::make_shared<const Bytes>(std::move(buffer));
+  m.raw = std::move(frame);
   return m;
 }
 

@@ -169,6 +169,9 @@ Result<EncodedMessage> encode_message(Bytes& buffer, const PeerId& sender, const
 /// The message `encoded` as a PreparedMessage that owns its frame: `buffer` (the one it was
 /// encoded into) is trimmed to the frame and taken, not copied.
 PreparedMessage adopt_message(const EncodedMessage& encoded, Bytes&& buffer);
+/// The same with the frame already made by the caller (whose shared_ptr may recycle the
+/// buffer, net::FramePool): `frame` is the encoded frame, exactly.
+PreparedMessage adopt_message(const EncodedMessage& encoded, SharedFrame frame);
 
 class Node {
  public:

@@ -131,7 +131,8 @@ Runtime::Runtime(asio::io_context& ioc, RuntimeConfig config)
       tick_timer_(strand_),
       accept_retry_(strand_),
       resolver_(strand_),
-      protocol_(cfg_.node.protocol) {
+      protocol_(cfg_.node.protocol),
+      frame_pool_(FramePool::create(cfg_.max_pending_bytes + cfg_.max_queued_bytes)) {
   // recycle_segment() never allocates (it runs where nothing may throw).
   spare_segments_.reserve(inbox_spare_segments);
 }
@@ -267,8 +268,16 @@ bool Runtime::submit_send(core::PreparedMessage message) {
 }
 
 bool Runtime::submit_send(const core::EncodedMessage& message, Bytes& buffer) {
-  if (on_strand() || message.frame.size() > inline_frame_max)
-    return submit_send(core::adopt_message(message, std::move(buffer)));
+  if (on_strand()) return submit_send(core::adopt_message(message, std::move(buffer)));
+  if (message.frame.size() > inline_frame_max) {
+    // The frame goes by reference, in the buffer; the caller gets a recycled one for its
+    // next message (see FramePool).
+    buffer.resize(message.frame.size());
+    core::PreparedMessage prepared =
+        core::adopt_message(message, frame_pool_->share(std::move(buffer)));
+    buffer = frame_pool_->take();
+    return submit_send(std::move(prepared));
+  }
   core::PreparedMessage header;
   header.id = message.id;
   header.flag = message.flag;
@@ -706,6 +715,7 @@ void Runtime::tick_loop() {
       if (ec) return;
       self->node_->tick(now());
       self->close_stalled_links();
+      self->frame_pool_->release_if_unused();
       self->tick_loop();
     });
   });

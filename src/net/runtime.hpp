@@ -32,6 +32,7 @@
 
 #include "core/node.hpp"
 #include "net/asio.hpp"
+#include "net/frame_pool.hpp"
 #include "net/tls.hpp"
 #include "net/write_queue.hpp"
 
@@ -383,6 +384,10 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   static InboxSegment ready_segment(bool fault_in);
   /// Under lock: keeps `segment` (emptied) for reuse, up to `keep` spares; else frees it.
   void recycle_segment(InboxSegment segment, std::size_t keep) noexcept;
+  /// Buffers of large frames, back from their last write, for the senders' next frames;
+  /// bounded by what the command queue and one write queue may hold, and emptied by the
+  /// tick once unused for a whole tick interval.
+  std::shared_ptr<FramePool> frame_pool_;
   // The io thread's side (touched on the strand only): the last take, run in order from
   // taken_next_, across strand turns if pacing stops it.
   InboxSegment taken_;

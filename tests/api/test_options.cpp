@@ -248,6 +248,17 @@ TEST(Options, SmallAndLargeSendsKeepTheirOrderAndBytes) {
   });
 }
 
+TEST(Options, LargeFramesKeepTheirBytesWhileTheirBuffersGoRound) {
+  // A large frame goes by reference, and once written its buffer comes back for the
+  // sender's next frames (net::FramePool): 3,000 distinct 4 KiB payloads, held back by a
+  // peer that stops reading and then let go, must each arrive as it was sent.
+  const Bytes chunk = noise(8192, 5);
+  expect_paced_sends_arrive_in_order(3000, [&](int i) {
+    const auto start = static_cast<std::ptrdiff_t>((i * 131) % 4096);  // distinct windows
+    return Bytes(chunk.begin() + start, chunk.begin() + start + 4096);
+  });
+}
+
 TEST(Options, RelayingToASlowPeerClosesItAtTheBound) {
   // a -> b -> c, c stops reading. a's sends are paced by b, which keeps reading; b relays
   // to c without pacing, so b's queue towards c hits the bound and b closes c.
