@@ -1,6 +1,7 @@
 #include "core/bulk_buffer.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +9,19 @@
 #include <utility>
 
 namespace p2p::core {
+
+void populate_pages(const void* p, std::size_t n) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto first = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+  const auto last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
+  if (last > first)
+    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
 
 namespace {
 
@@ -46,6 +60,9 @@ BulkBuffer::BulkBuffer(std::size_t bytes, bool zeroed) : size_(bytes) {
   }
   data_ = zeroed ? std::calloc(1, bytes == 0 ? 1 : bytes) : std::malloc(bytes == 0 ? 1 : bytes);
   if (data_ == nullptr) throw std::bad_alloc();
+  // glibc maps blocks from 128 KiB fresh, so their pages are always new; smaller ones may
+  // be reused heap, for which the call only walks the page table.
+  if (bytes >= populate_bytes) populate_pages(data_, bytes);
 }
 
 BulkBuffer::~BulkBuffer() {

@@ -6,8 +6,15 @@
 
 namespace p2p::core {
 
+/// Faults in the whole pages of [p, p + n) now, in one system call, rather than one page
+/// fault each when they are first written. On the benchmark VM a fault costs ~11 us and
+/// this ~6 us a page (bench/ceilings/page_faults, docs/testing.md). Best effort: before
+/// Linux 5.14 the call fails and the pages fault in as they are written.
+void populate_pages(const void* p, std::size_t n) noexcept;
+
 /// A block of memory that cannot grow in place: a larger table takes a new BulkBuffer and
-/// copies its entries over. Below huge_page_bytes it comes from the heap. From there on it
+/// copies its entries over. Below huge_page_bytes it comes from the heap, its pages faulted
+/// in at once from populate_bytes on. From huge_page_bytes on it
 /// is an anonymous mapping aligned to 2 MiB with transparent huge pages requested, so that
 /// the kernel can back it with 2 MiB pages: one fault per 2 MiB instead of one per 4 KiB. On
 /// the benchmark VM a 4 KiB fault costs ~11 us and a 2 MiB one ~120 us
@@ -19,6 +26,10 @@ class BulkBuffer {
   /// The size from which a buffer is mapped on huge pages: one huge page on x86-64 and
   /// arm64. Smaller tables stay on the heap, where a 2 MiB page would mostly hold nothing.
   static constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+  /// Heap buffers from this size have their pages faulted in at once (populate_pages()):
+  /// a table is filled soon after it is made (an index at once, by the rehash that follows
+  /// its allocation), and one call costs about half of the faults it replaces.
+  static constexpr std::size_t populate_bytes = std::size_t{64} << 10;
 
   BulkBuffer() = default;
   /// `bytes` of memory, all zero when `zeroed` (a mapping always is). Throws

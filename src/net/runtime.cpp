@@ -2,15 +2,14 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <random>
 #include <utility>
 
+#include "core/bulk_buffer.hpp"
 #include "net/asio.hpp"
 #include "net/clock.hpp"
 #include "net/lan_address.hpp"
@@ -18,23 +17,6 @@
 namespace p2p::net {
 
 namespace {
-
-/// Faults in the whole pages of [p, p + n) now, in one system call, rather than one page
-/// fault each when they are first written. On the benchmark VM a fault costs ~11 us and
-/// this ~6 us a page (bench/ceilings/page_faults, docs/testing.md). Best effort: before
-/// Linux 5.14 the call fails and the pages fault in as they are written.
-void populate(const void* p, std::size_t n) noexcept {
-#ifdef MADV_POPULATE_WRITE
-  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto first = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
-  const auto last = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(page - 1);
-  if (last > first)
-    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
 
 using tcp = asio::ip::tcp;
 
@@ -384,8 +366,8 @@ Runtime::InboxSegment Runtime::ready_segment(bool fault_in) {
   segment.items.reserve(inbox_segment_items);
   segment.bytes.reserve(inbox_segment_bytes);
   if (fault_in) {
-    populate(segment.items.data(), segment.items.capacity() * sizeof(InboxItem));
-    populate(segment.bytes.data(), segment.bytes.capacity());
+    core::populate_pages(segment.items.data(), segment.items.capacity() * sizeof(InboxItem));
+    core::populate_pages(segment.bytes.data(), segment.bytes.capacity());
   }
   return segment;
 }
