@@ -17,7 +17,7 @@ void populate_pages(const void* p, std::size_t n) noexcept;
 /// in at once from populate_bytes on. From huge_page_bytes on it
 /// is an anonymous mapping aligned to 2 MiB with transparent huge pages requested, so that
 /// the kernel can back it with 2 MiB pages: one fault per 2 MiB instead of one per 4 KiB. On
-/// the benchmark VM a 4 KiB fault costs ~11 us and a 2 MiB one ~120 us
+/// the benchmark VM a 4 KiB fault costs ~11 us and a 2 MiB one ~130 us
 /// (bench/ceilings/page_faults), and a seen cache growing to its 10^6 entries took ~6,000
 /// faults per node, the largest cost left in a stream of broadcasts (docs/testing.md).
 /// Without transparent huge pages the mapping simply uses 4 KiB pages.
