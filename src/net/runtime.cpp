@@ -114,7 +114,10 @@ Runtime::Runtime(asio::io_context& ioc, RuntimeConfig config)
       accept_retry_(strand_),
       resolver_(strand_),
       protocol_(cfg_.node.protocol),
-      frame_pool_(FramePool::create(cfg_.max_pending_bytes + cfg_.max_queued_bytes)) {
+      // What the queues may hold, saturated: bounds of SIZE_MAX ("unbounded") must not wrap.
+      frame_pool_(FramePool::create(cfg_.max_pending_bytes > SIZE_MAX - cfg_.max_queued_bytes
+                                        ? SIZE_MAX
+                                        : cfg_.max_pending_bytes + cfg_.max_queued_bytes)) {
   // recycle_segment() never allocates (it runs where nothing may throw).
   spare_segments_.reserve(inbox_spare_segments);
 }
