@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -154,9 +155,25 @@ def test_interactive_node_broadcasts_lines_and_runs_commands():
                                  "127.0.0.1:%d" % a.port], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
-            # Send lines only once linked, so the broadcast has a receiver.
+            # Send lines only once linked on both sides, so the broadcast has a receiver. `a`
+            # listing the peer means a has the peer's handshake, not that the peer has a's:
+            # until then the peer's broadcast goes to nobody (a TSan run once lost it so).
             a.poll_state(lambda s: len(s["routing_table"]) == 1, "the interactive peer")
+            watchdog = threading.Timer(30, proc.kill)  # bounds the reads below
+            watchdog.start()
+            head = []
+            try:
+                for line in iter(proc.stdout.readline, ""):
+                    head.append(line)
+                    if line.startswith("* peer joined"):
+                        break
+            finally:
+                watchdog.cancel()
+            assert head and head[-1].startswith("* peer joined"), "".join(head)
+            # Nothing else is printed until the script arrives, so no line the readline()
+            # above buffered is missed by communicate(), which reads the pipe itself.
             out, _ = proc.communicate(script, timeout=30)
+            out = "".join(head) + out
         finally:
             if proc.poll() is None:
                 proc.kill()
