@@ -32,7 +32,6 @@ SeenCache::SeenCache(std::size_t capacity, std::uint64_t seed)
       mask_(initial_slots - 1) {
   ring_capacity_ = std::min(initial_ring, capacity_);
   ring_mem_ = BulkBuffer(ring_capacity_ * sizeof(Key), false);
-  ring_ = static_cast<Key*>(ring_mem_.data());
 }
 
 SeenCache::~SeenCache() = default;
@@ -52,14 +51,14 @@ std::uint32_t SeenCache::hash(const Key& k) const noexcept {
 void SeenCache::prefetch(const wire::Digest256& id) const noexcept {
   // key_of() with any time: hash() does not read it.
   __builtin_prefetch(&index_[home(hash(key_of(id, 1)))]);
-  if (size_ >= capacity_) __builtin_prefetch(&index_[home(hash(ring_[head_]))]);
+  if (size_ >= capacity_) __builtin_prefetch(&index_[home(hash(ring()[head_]))]);
 }
 
 std::size_t SeenCache::find(const Key& k, std::uint32_t h) const noexcept {
   std::size_t i = home(h);
   // A slot whose hash differs cannot hold k: the ring (another cache line) is read only on
   // a 32-bit match.
-  while (index_[i].pos1 != 0 && !(index_[i].hash == h && ring_[index_[i].pos1 - 1] == k))
+  while (index_[i].pos1 != 0 && !(index_[i].hash == h && ring()[index_[i].pos1 - 1] == k))
     i = (i + 1) & mask_;
   return i;
 }
@@ -82,7 +81,7 @@ bool SeenCache::insert(const wire::Digest256& id, std::uint64_t time) {
   }
   if (shifted) i = find(k, h);
   const std::size_t pos = ring_at(size_);
-  ring_[pos] = k;
+  ring()[pos] = k;
   index_[i] = Slot{h, static_cast<std::uint32_t>(pos + 1)};
   ++size_;
   return true;
@@ -95,7 +94,7 @@ bool SeenCache::contains(const wire::Digest256& id, std::uint64_t time) const {
 
 void SeenCache::erase_oldest() noexcept {
   const auto want = static_cast<std::uint32_t>(head_ + 1);
-  std::size_t i = home(hash(ring_[head_]));
+  std::size_t i = home(hash(ring()[head_]));
   while (index_[i].pos1 != want) i = (i + 1) & mask_;  // every ring entry has its slot
   // Backward-shift deletion: pull later members of the probe run into the hole, so that
   // lookups never need tombstones and the table never degrades.
@@ -135,13 +134,12 @@ void SeenCache::grow_ring() {
   // A new buffer and a copy, not realloc(): realloc would move a large ring with mremap(),
   // keeping it on 4 KiB pages.
   BulkBuffer grown(new_capacity * sizeof(Key), false);
-  std::memcpy(grown.data(), ring_, old_capacity * sizeof(Key));
+  std::memcpy(grown.data(), ring(), old_capacity * sizeof(Key));
   ring_mem_ = std::move(grown);
-  ring_ = static_cast<Key*>(ring_mem_.data());
   ring_capacity_ = new_capacity;
   if (head_ == 0) return;  // one run: nothing moves
   const std::size_t shift = new_capacity - old_capacity;
-  std::memmove(ring_ + head_ + shift, ring_ + head_, (old_capacity - head_) * sizeof(Key));
+  std::memmove(ring() + head_ + shift, ring() + head_, (old_capacity - head_) * sizeof(Key));
   for (std::size_t i = 0; i < index_.size(); ++i)
     if (index_[i].pos1 > head_) index_[i].pos1 += static_cast<std::uint32_t>(shift);
   head_ += shift;
@@ -151,7 +149,7 @@ void SeenCache::expire(std::uint64_t now_utc) {
   // Entries leave in insertion order. An entry whose message carries a future time stays
   // until that time has aged out, and holds back the ones behind it: harmless, since the
   // capacity bound still holds.
-  while (size_ > 0 && ring_[head_].time + window_seconds < now_utc) erase_oldest();
+  while (size_ > 0 && ring()[head_].time + window_seconds < now_utc) erase_oldest();
 }
 
 }  // namespace p2p::core

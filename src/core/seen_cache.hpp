@@ -72,6 +72,7 @@ class SeenCache {
   void erase_oldest() noexcept;
   void grow_index();
   void grow_ring();
+  Key* ring() const noexcept { return static_cast<Key*>(ring_mem_.data()); }
   std::size_t ring_at(std::size_t i) const noexcept {
     const std::size_t p = head_ + i;
     return p < ring_capacity_ ? p : p - ring_capacity_;
@@ -105,7 +106,6 @@ class SeenCache {
   std::size_t capacity_;
   std::uint64_t seed_;
   BulkBuffer ring_mem_;
-  Key* ring_ = nullptr;  ///< ring_mem_'s data
   std::size_t ring_capacity_ = 0;
   std::size_t head_ = 0;  ///< ring position of the oldest entry
   std::size_t size_ = 0;
