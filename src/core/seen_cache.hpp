@@ -100,9 +100,9 @@ class SeenCache {
   /// entry 24 bytes of ring and 16 of index, where a table of whole keys plus an order queue
   /// needed 72. Every new byte is a page the kernel must fault in and zero, which at a
   /// million broadcasts was most of a busy io thread's time. Both start small (an idle node
-  /// pays ~12 KiB) and double as needed, the ring up to the capacity. Both live in
-  /// BulkBuffers: from 2 MiB on, growing by a few huge pages instead of thousands of small
-  /// ones.
+  /// pays ~12 KiB) and grow as needed, the ring up to the capacity: fourfold while small,
+  /// twofold from 2 MiB (next_count() in seen_cache.cpp). Both live in BulkBuffers: from
+  /// 2 MiB on, growing by a few huge pages instead of thousands of small ones.
   std::size_t capacity_;
   std::uint64_t seed_;
   BulkBuffer ring_mem_;
