@@ -149,6 +149,14 @@ def _version(argv):
         return "unknown"
 
 
+def source_revision():
+    """The commit the binaries were built from, and whether tracked files differed from it:
+    figures are only comparable between runs of known code."""
+    rev = _version(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]) or "unknown"
+    dirty = _version(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    return rev + (" with uncommitted changes" if dirty else "")
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -232,7 +240,7 @@ def main():
 
     started = datetime.datetime.now(datetime.timezone.utc)
     info = {"command": command, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-            "quick": cfg.quick, "runs": cfg.runs, "machine": machine(),
+            "source": source_revision(), "quick": cfg.quick, "runs": cfg.runs, "machine": machine(),
             "load_start": loadavg(), "missing_refs": missing_refs,
             "config": {k: v for k, v in vars(cfg).items() if k != "timed_out"}}
     results = {wl: [] for wl in selected}  # workload -> [run dict {impl: {metric: value}}]
@@ -285,13 +293,15 @@ def main():
                 errors.setdefault((wl, impl), msgs)
         # The header keeps the first run's date and load, and lists every rerun with its own:
         # figures measured at different times must say so.
-        rerun = {"command": command, "date": info["date"], "workloads": list(selected),
+        rerun = {"command": command, "date": info["date"], "source": info["source"],
+                 "workloads": list(selected),
                  "load_start": info["load_start"], "load_end": info["load_end"],
                  "elapsed_s": info["elapsed_s"]}
         info["reruns"] = old_info.get("reruns", []) + [rerun]
         info["merged_from"] = old_info["date"]
         info["command"] = old_info["command"] + "; then " + command
         info["date"] = old_info["date"]
+        info["source"] = old_info.get("source", "not recorded")
         info["load_start"] = old_info["load_start"]
         info["load_end"] = old_info["load_end"]
         info["elapsed_s"] += old_info.get("elapsed_s", 0)
