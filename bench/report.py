@@ -91,9 +91,11 @@ def header(info, cfg):
         later = {w for newer in reruns[n + 1:] for w in newer["workloads"]}
         current = [w for w in r["workloads"] if w not in later]
         replaced = [w for w in r["workloads"] if w in later]
-        text = "Rerun on %s from commit %s: %s (`%s`, %.0f s; load average at start %s, end %s)." % (
-            r["date"], r.get("source", "not recorded"), ", ".join(r["workloads"]), r["command"],
-            r["elapsed_s"], r["load_start"], r["load_end"])
+        text = ("Rerun on %s from commit %s: %s (`%s`, %s run(s), %.0f s; load average at "
+                "start %s, end %s)." % (r["date"], r.get("source", "not recorded"),
+                                        ", ".join(r["workloads"]), r["command"],
+                                        r.get("runs", "?"), r["elapsed_s"], r["load_start"],
+                                        r["load_end"]))
         if current:
             text += " The figures below for %s are from this rerun." % ", ".join(current)
         if replaced:

@@ -294,7 +294,7 @@ def main():
         # The header keeps the first run's date and load, and lists every rerun with its own:
         # figures measured at different times must say so.
         rerun = {"command": command, "date": info["date"], "source": info["source"],
-                 "workloads": list(selected),
+                 "workloads": list(selected), "runs": info["runs"],
                  "load_start": info["load_start"], "load_end": info["load_end"],
                  "elapsed_s": info["elapsed_s"]}
         info["reruns"] = old_info.get("reruns", []) + [rerun]
@@ -302,6 +302,7 @@ def main():
         info["command"] = old_info["command"] + "; then " + command
         info["date"] = old_info["date"]
         info["source"] = old_info.get("source", "not recorded")
+        info["runs"] = old_info["runs"]  # the header's count; each rerun states its own
         info["load_start"] = old_info["load_start"]
         info["load_end"] = old_info["load_end"]
         info["elapsed_s"] += old_info.get("elapsed_s", 0)
