@@ -16,11 +16,12 @@ constexpr std::size_t initial_slots = 2 * initial_ring;
 /// The next size of a table of `count` entries of `entry_bytes` each. Every growth takes
 /// fresh memory: on the benchmark VM each new 4 KiB page costs 6-11 us to fault in, far
 /// more than the copy or rehash that fills it, so the pages a table takes on its way to
-/// its final size are most of what a young cache costs (10^4 inserts into a new cache:
-/// ~180 ns each, against ~20 ns once its memory is in place). Quadrupling takes 4/3 of
-/// the final size in all, where doubling takes twice it. From BulkBuffer::huge_page_bytes
-/// on a table lives on huge pages, whose memory costs ~25 times less per byte, so there it
-/// doubles, to stay close to what it holds.
+/// its final size are most of what a young cache costs (bench/seen_cache_young: 10^4
+/// inserts into a new cache took ~195 ns each when it doubled, ~9 ns once its tables had
+/// their size). Quadrupling takes 4/3 of the final size in all, where doubling takes twice
+/// it. From BulkBuffer::huge_page_bytes on a table lives on huge pages, whose memory costs
+/// ~25 times less per byte (bench/ceilings/page_faults), so there it doubles, to stay close
+/// to what it holds.
 std::size_t next_count(std::size_t count, std::size_t entry_bytes) noexcept {
   return count * 4 * entry_bytes < BulkBuffer::huge_page_bytes ? count * 4 : count * 2;
 }
