@@ -35,7 +35,7 @@ import workloads as w  # noqa: E402
 WORKLOADS = ("ceilings", "one_hop", "chain", "flood16", "flood_inproc", "rss", "cpu_relay",
              "sim")
 TARGETS = ("p2pmesh_cli", "sim_flood", "p2p_bench_mesh", "tcp_pingpong", "zmq_pubsub",
-           "p2p_one_hop")
+           "p2p_one_hop", "rss_floor")
 
 
 class Config:
@@ -68,7 +68,8 @@ class Config:
     def binary(self, target, required=True):
         paths = {"p2pmesh_cli": "tools/p2pmesh/p2pmesh", "sim_flood": "bench/sim_flood",
                  "tcp_pingpong": "bench/ceilings/tcp_pingpong",
-                 "zmq_pubsub": "bench/ceilings/zmq_pubsub"}
+                 "zmq_pubsub": "bench/ceilings/zmq_pubsub",
+                 "rss_floor": "bench/ceilings/rss_floor"}
         path = os.path.join(self.build_dir, paths.get(target, "bench/" + target))
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
@@ -182,6 +183,7 @@ def measurements(cfg, refs_ok):
     # The same 1,024 nodes with both cores running their io_context.
     m.append(("flood_inproc", "p2pmesh 1024 (2 threads)",
               lambda: _suffix(w.flood_inproc(cfg, 1024, threads=2), "1024 (2 threads)")))
+    m.append(("rss", "floor", lambda: w.rss_floor(cfg)))
     m.append(("rss", "p2pmesh (library)", lambda: w.rss_library(cfg)))
     for kind in kinds:
         m.append(("rss", w.LABEL[kind], lambda kind=kind: w.rss_nodes(cfg, kind)))

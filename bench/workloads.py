@@ -284,6 +284,19 @@ def rss_nodes(cfg, kind):
     return {LABEL[kind]: {"idle_mib": idle / 1024, "hub15_mib": with_peers / 1024}}
 
 
+def rss_floor(cfg):
+    """bench/ceilings/rss_floor: a program that only loads the shared libraries p2pmesh links
+    and idles, measured like the idle hub below: the RSS no idle node linking them goes under."""
+    floor = LineProcess([cfg.binary("rss_floor")], lifetime=60)
+    try:
+        floor.read()  # ready
+        time.sleep(cfg.rss_settle)
+        idle, anon = rss_kib(floor.pid), rss_kib(floor.pid, "RssAnon")
+    finally:
+        floor.stop()
+    return {"floor": {"idle_mib": idle / 1024, "idle_anon_mib": anon / 1024}}
+
+
 def rss_library(cfg):
     """p2p_bench_mesh hub (a bare MeshSocket, no CLI): idle, with 15 and with N clients."""
     out = {}
