@@ -347,9 +347,9 @@ def rss(d, errors):
     if floor and floor_anon:
         text = ("The floor row is `bench/ceilings/rss_floor`, measured the same way: a program "
                 "that loads the shared libraries p2pmesh links, hashes once and parks one thread "
-                "in epoll_wait. Its RSS, %s (%s anonymous: mostly the libraries' relocated "
-                "data), is what loading them costs before a node does anything." % (
-                    show(floor, unit=" MiB"), show(floor_anon, unit=" MiB")))
+                "in epoll_wait. Its RSS is what loading them costs before a node does anything: "
+                "%s, %.3f MiB of it anonymous (median; mostly the libraries' relocated data)." % (
+                    show(floor, unit=" MiB"), floor_anon.median))
         idle = d.stat("rss", "p2pmesh (library)", "idle_mib")
         if idle and anon:
             text += (" The bare MeshSocket holds %.2f MiB above it (medians), %.3f MiB of them "
