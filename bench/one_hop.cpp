@@ -239,13 +239,13 @@ int main(int argc, char** argv) {
     const double rate = rc == 0 ? static_cast<double>(a.count) / seconds : 0.0;
     std::printf("{\"workload\":\"one_hop\",\"impl\":\"p2pmesh\",\"count\":%" PRIu64
                 ",\"size\":%zu,\"compression\":\"%s\",\"protocol\":\"%s\",\"receiver\":\"%s\","
-                "\"received\":%" PRIu64
+                "\"received\":%" PRIu64 ",\"start_monotonic_ns\":%" PRId64
                 ",\"seconds\":%.6f,\"first_delivery_seconds\":%.6f,\"send_seconds\":%.6f,"
                 "\"msgs_per_s\":%.1f,\"payload_bytes_per_s\":%.1f,"
                 "\"sender_cpu_ns_per_msg\":%.1f,\"receiver_cpu_ns_per_msg\":%.1f,"
                 "\"sender_max_rss_kib\":%ld,\"receiver_max_rss_kib\":%ld,\"ok\":%s}\n",
                 a.count, a.size, a.compression.c_str(), a.encryption.c_str(),
-                a.use_recv ? "recv" : "handler", r.received, seconds,
+                a.use_recv ? "recv" : "handler", r.received, t0, seconds,
                 static_cast<double>(r.first_ns - t0) / 1e9, static_cast<double>(t_sent - t0) / 1e9,
                 rate, rate * static_cast<double>(a.size),
                 sender_cpu * 1e9 / static_cast<double>(a.count),
