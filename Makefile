@@ -14,9 +14,10 @@ build:
 	cmake -S . -B build -G Ninja -DP2P_WERROR=ON >/dev/null
 	ninja -C build
 
-# Every benchmark workload (issue 7), 3 runs each, against py2p, js2p and the TCP / ZeroMQ
-# ceilings; writes docs/performance.md and docs/performance.svg. Takes tens of minutes:
-# run it on a quiet machine. `python3 bench/run.py --quick` checks the suite in a few.
+# Every benchmark workload (issue 7), 3 runs each, against py2p, js2p, the TCP / ZeroMQ
+# ceilings and the shared libraries' RSS floor; writes docs/performance.md and
+# docs/performance.svg. Takes tens of minutes: run it on a quiet machine.
+# `python3 bench/run.py --quick` checks the suite in a few.
 bench:
 	bash scripts/setup.sh
 	bash scripts/install-references.sh --fix-py2p-framing
