@@ -278,7 +278,10 @@ def chain(d, errors):
 
 def floods(d, errors):
     out = ["## (c) Floods", "",
-           "16 processes: one broadcast at a time from node 0 (%d after %d of warm-up). `tree`: "
+           "16 processes: one broadcast at a time from node 0 (%d after %d of warm-up), each "
+           "once the copies of the last one have stopped for 0.2 s, so that it finds the "
+           "processes asleep (bench/flood16_gap.py measures floods that follow each other at "
+           "once; docs/testing.md). `tree`: "
            "each node dials one random earlier node (15 links; the only shape js2p can build, "
            "reference bug 5); `mesh`: node 0 dials node 15, then as the tree, and nodes 2-15 "
            "also dial a second earlier node (30 links; links checked before and after). 256 and "
