@@ -76,6 +76,8 @@ struct EventInfo {
 class MeshSocket {
  public:
   /// Stops at the first handler returning true (like py2p); built-in handlers run first.
+  /// The Message& and Connection& are valid for the call only: copy or move out what you
+  /// keep (the socket reuses them for the next message).
   using Handler = std::function<bool(Message&, Connection&)>;
   using Listener = std::function<void(MeshSocket&, const EventInfo&)>;
 

@@ -72,6 +72,13 @@ Status run_command(const std::shared_ptr<SocketHandle>& handle, const char* what
 struct Access {
   static Message message(core::Message&& m, std::shared_ptr<SocketHandle> owner) {
     Message out;
+    lend(out, std::move(m), owner);
+    return out;
+  }
+  /// message() into an existing value, which a handler wrapper reuses from message to
+  /// message: the owner is copied only when it differs (a copy is two atomic operations on
+  /// its count, per message, and a handler that keeps nothing never changes it).
+  static void lend(Message& out, core::Message&& m, const std::shared_ptr<SocketHandle>& owner) {
     out.packets_ = std::move(m.packets);
     out.sender_ = std::move(m.sender);
     out.sender_is_bin_ = m.sender_is_bin;
@@ -79,8 +86,7 @@ struct Access {
     out.digest_ = m.id;
     out.type_ = m.msg_type;
     out.via_ = m.via;
-    out.owner_ = std::move(owner);
-    return out;
+    if (out.owner_ != owner) out.owner_ = owner;
   }
   /// Undoes message(): the packets and sender go back to the engine's message, for the
   /// next handler or for recv(); the user may have changed the packets, as in py2p where
@@ -122,18 +128,36 @@ struct Access {
     c.owner_ = std::move(owner);
     return c;
   }
-  /// The link a handler's message arrived on (strand only: reads the runtime's links).
-  static Connection connection(const core::LinkView& v, const net::Runtime& rt,
-                               std::shared_ptr<SocketHandle> owner) {
-    if (v.peer) return connection(*v.peer, std::move(owner));
-    Connection c;
-    c.conn_ = v.conn;
-    if (const net::Link* l = rt.link(v.conn)) {
-      c.addr_ = Endpoint{l->remote.host, l->remote.port};
-      c.outgoing_ = l->outgoing;
+  /// Sets `c` to describe the link a handler's message arrived on (strand only: reads the
+  /// runtime's links), as connection() would build it, in a value a handler wrapper reuses
+  /// from message to message: the strings keep their buffers (a peer id, ~65 characters,
+  /// took an allocation and a free per message) and the owner is copied only when it
+  /// differs.
+  static void describe(Connection& c, const core::LinkView& v, const net::Runtime& rt,
+                       const std::shared_ptr<SocketHandle>& owner) {
+    if (v.peer) {
+      const core::PeerInfo& p = *v.peer;
+      c.id_.assign(p.id);
+      c.addr_.host.assign(p.addr.host);
+      c.addr_.port = p.addr.port;
+      c.outgoing_ = p.outgoing;
+      c.established_ = true;
+      c.compression_ = p.compression;
+    } else {
+      c.id_.clear();
+      c.addr_.host.clear();
+      c.addr_.port = 0;
+      c.outgoing_ = false;
+      c.established_ = false;
+      c.compression_.reset();
+      if (const net::Link* l = rt.link(v.conn)) {
+        c.addr_.host.assign(l->remote.host);
+        c.addr_.port = l->remote.port;
+        c.outgoing_ = l->outgoing;
+      }
     }
-    c.owner_ = std::move(owner);
-    return c;
+    c.conn_ = v.conn;
+    if (c.owner_ != owner) c.owner_ = owner;
   }
   static const std::shared_ptr<SocketHandle>& owner(const Connection& c) { return c.owner_; }
 };

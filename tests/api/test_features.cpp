@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "mesh_test_util.hpp"
 
@@ -142,6 +146,73 @@ TEST_P(Feature, DisconnectByConnectionAndById) {
   // A Connection outlives its link harmlessly: the send is refused and counted.
   EXPECT_TRUE(to_b.send(flags::whisper, flags::whisper, {"late"}));
   EXPECT_TRUE(wait_until([&] { return a->status().counter("commands_refused") == 1; }));
+}
+
+// A handler's Message and Connection are reused from message to message (MeshSocket::Impl::
+// wrap): each message must still find them describing itself and its link, whether the last
+// call left them untouched or moved them out, and what a handler moved out stays usable.
+TEST_P(Feature, HandlerValuesDescribeEachMessageAndItsLink) {
+  auto hub = fixed_node(), g = fixed_node(), h = fixed_node();
+  ASSERT_TRUE(link(*g, *hub));
+  ASSERT_TRUE(link(*h, *hub));
+  struct Seen {
+    std::string sender, conn_id;
+    Endpoint addr;
+    bool established = false, outgoing = true;
+    Array packets;
+  };
+  std::mutex mu;
+  std::vector<Seen> seen;
+  std::vector<Message> kept_messages;
+  std::vector<Connection> kept_links;
+  hub->register_handler([&](Message& msg, Connection& conn) {
+    std::lock_guard lock(mu);
+    seen.push_back(Seen{msg.sender(), conn.id(), conn.addr(), conn.established(), conn.outgoing(),
+                        msg.packets()});
+    if (seen.size() % 2 == 1) {  // every other call moves both values out
+      kept_messages.push_back(std::move(msg));
+      kept_links.push_back(std::move(conn));
+    }
+    return true;
+  });
+  const std::vector<MeshSocket*> from = {g.get(), h.get(), g.get(), h.get(), h.get(), g.get()};
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    ASSERT_TRUE(from[i]->send({"n", static_cast<std::int64_t>(i)}));
+    ASSERT_TRUE(wait_until([&] {
+      std::lock_guard lock(mu);
+      return seen.size() == i + 1;
+    })) << "message "
+        << i << " did not reach the hub\n"
+        << hub->status().to_string();
+  }
+  std::lock_guard lock(mu);
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    SCOPED_TRACE("message " + std::to_string(i));
+    EXPECT_EQ(seen[i].sender, from[i]->id());
+    EXPECT_EQ(seen[i].conn_id, from[i]->id()) << "the link it arrived on";
+    EXPECT_EQ(seen[i].addr, (Endpoint{"127.0.0.1", from[i]->port()}));
+    EXPECT_TRUE(seen[i].established);
+    EXPECT_FALSE(seen[i].outgoing) << "the peers dialled the hub";
+    EXPECT_EQ(seen[i].packets, (Array{flags::broadcast, "n", static_cast<std::int64_t>(i)}));
+  }
+  ASSERT_EQ(kept_messages.size(), 3u);
+  ASSERT_EQ(kept_links.size(), 3u);
+  for (std::size_t k = 0; k < kept_messages.size(); ++k) {
+    SCOPED_TRACE("kept " + std::to_string(k));
+    const MeshSocket* sender = from[2 * k];
+    EXPECT_EQ(kept_messages[k].sender(), sender->id());
+    EXPECT_EQ(kept_messages[k].packets(),
+              (Array{flags::broadcast, "n", static_cast<std::int64_t>(2 * k)}));
+    EXPECT_EQ(kept_links[k].id(), sender->id());
+  }
+  // What was moved out still reaches the socket: a reply from a kept message (h's) arrives.
+  // h's queue also holds g's broadcasts, which the hub relayed.
+  ASSERT_TRUE(kept_messages[2].reply({"answer"}));
+  std::optional<Message> answer;
+  while ((answer = next_message(*h)) && answer->packets() != Array{flags::whisper, "answer"}) {
+  }
+  ASSERT_TRUE(answer) << h->status().to_string();
+  EXPECT_EQ(answer->sender(), hub->id());
 }
 
 TEST_P(Feature, CloseWithTrafficInFlight) {
