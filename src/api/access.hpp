@@ -110,14 +110,20 @@ struct Access {
 
   static Connection connection(const core::PeerInfo& p, std::shared_ptr<SocketHandle> owner) {
     Connection c;
-    c.id_ = p.id;
-    c.addr_ = Endpoint{p.addr.host, p.addr.port};
+    describe(c, p);
+    c.owner_ = std::move(owner);
+    return c;
+  }
+  /// Sets everything of `c` but its owner to describe the peer `p`. Assigning into an
+  /// existing value keeps its strings' buffers (see the LinkView overload).
+  static void describe(Connection& c, const core::PeerInfo& p) {
+    c.id_.assign(p.id);
+    c.addr_.host.assign(p.addr.host);
+    c.addr_.port = p.addr.port;
     c.outgoing_ = p.outgoing;
     c.established_ = true;
     c.compression_ = p.compression;
     c.conn_ = p.conn;
-    c.owner_ = std::move(owner);
-    return c;
   }
   static Connection connection(const core::PendingInfo& p, std::shared_ptr<SocketHandle> owner) {
     Connection c;
@@ -136,13 +142,7 @@ struct Access {
   static void describe(Connection& c, const core::LinkView& v, const net::Runtime& rt,
                        const std::shared_ptr<SocketHandle>& owner) {
     if (v.peer) {
-      const core::PeerInfo& p = *v.peer;
-      c.id_.assign(p.id);
-      c.addr_.host.assign(p.addr.host);
-      c.addr_.port = p.addr.port;
-      c.outgoing_ = p.outgoing;
-      c.established_ = true;
-      c.compression_ = p.compression;
+      describe(c, *v.peer);  // its conn is v.conn
     } else {
       c.id_.clear();
       c.addr_.host.clear();
@@ -150,13 +150,13 @@ struct Access {
       c.outgoing_ = false;
       c.established_ = false;
       c.compression_.reset();
+      c.conn_ = v.conn;
       if (const net::Link* l = rt.link(v.conn)) {
         c.addr_.host.assign(l->remote.host);
         c.addr_.port = l->remote.port;
         c.outgoing_ = l->outgoing;
       }
     }
-    c.conn_ = v.conn;
     if (c.owner_ != owner) c.owner_ = owner;
   }
   static const std::shared_ptr<SocketHandle>& owner(const Connection& c) { return c.owner_; }

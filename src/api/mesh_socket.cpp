@@ -317,24 +317,12 @@ core::Handler MeshSocket::Impl::wrap(Handler fn) {
   // new pair per message cost an allocation, a free and four atomic operations, ~12% of
   // the receiver's CPU for a small broadcast (docs/testing.md, "Reusing what a handler
   // gets"). The handler sees them by reference, for the call only; what it copies or moves
-  // out is its own. Handlers of a socket run one at a time on its strand, so a wrapper is
-  // not reached again while it runs; should that ever change, the inner call gets a fresh
-  // pair and the outer call's values stay as they were.
-  return [runtime = rt.get(), owner = handle, fn = std::move(fn), msg_kept = Message(),
-          conn_kept = Connection(),
-          busy = false](core::Message& m, const core::LinkView& link) mutable -> bool {
+  // out is its own. One pair per wrapper is enough: handlers of a socket run one at a time
+  // on its strand, and only the read path dispatches messages, so a wrapper is never
+  // reached again while it runs.
+  return [runtime = rt.get(), owner = handle, fn = std::move(fn), msg = Message(),
+          conn = Connection()](core::Message& m, const core::LinkView& link) mutable -> bool {
     if (runtime->closed()) return true;
-    Message msg_nested;
-    Connection conn_nested;
-    const bool nested = busy;
-    Message& msg = nested ? msg_nested : msg_kept;
-    Connection& conn = nested ? conn_nested : conn_kept;
-    struct Busy {
-      bool& flag;
-      bool was;
-      ~Busy() { flag = was; }
-    } mark{busy, nested};
-    busy = true;
     // The message's packets are lent to the user's Message and given back afterwards (also
     // when the handler throws), for the next handler or for recv(): no copy per handler.
     Access::lend(msg, std::move(m), owner);
