@@ -52,24 +52,15 @@ def main():
     dist = hop_distances(dials)
     lasts, arrivals = [], collections.defaultdict(list)
     with w.Mesh() as mesh:
-        nodes = w.start(mesh, "cpp", 16)
-        for i, j in dials:
-            nodes[i].connect(nodes[j])
-            w.wait_connected(nodes[i], nodes[j])
-        w.events_off(nodes)
-        w.count_links(nodes, len(dials))
+        nodes, _ = w.flood16_nodes(mesh, "cpp", dials)
         for f in range(args.warmup + args.floods):
-            # As in bench/run.py: the quiet time, then every node reset, then the send.
+            # As in bench/run.py: the quiet time, then the flood (every node reset, the send).
             time.sleep(args.gap)
-            for n in nodes:
-                n.ok("reset")
-            sent = nodes[0].ok("send", packets=["flood", f])
-            got = {}
-            for k, n in enumerate(nodes[1:], 1):
-                answer = n.cmd("wait", count=1, timeout=10)
-                if not answer.get("ok"):
-                    sys.exit("flood16_gap: node %d got nothing within 10 s" % k)
-                got[k] = (answer["first_ns"] - sent["t_ns"]) / 1e3
+            t0, reached = w.flood_once(nodes, f)
+            missing = sorted(set(range(1, len(nodes))) - set(reached))
+            if missing:
+                sys.exit("flood16_gap: nodes %s got nothing within 10 s" % missing)
+            got = {k: (first_ns - t0) / 1e3 for k, first_ns in reached.items()}
             if f >= args.warmup:
                 lasts.append(max(got.values()))
                 for k, us in got.items():

@@ -200,31 +200,44 @@ def flood16_topology(topology, seed=7):
     return dials
 
 
+def flood16_nodes(mesh, kind, dials):
+    """16 nodes of `kind` linked as `dials` says (flood16_topology), message events off:
+    (nodes, edges)."""
+    nodes = start(mesh, kind, 16)
+    for i, j in dials:
+        nodes[i].connect(nodes[j])
+        wait_connected(nodes[i], nodes[j])
+    events_off(nodes)
+    return nodes, count_links(nodes, len(dials))
+
+
+def flood_once(nodes, f):
+    """Resets every node, broadcasts ["flood", f] from nodes[0] and waits (10 s at most) for
+    each other node's first delivery: (the send's t_ns, {index: first_ns} of the nodes it
+    reached)."""
+    for n in nodes:
+        n.ok("reset")
+    sent = nodes[0].ok("send", packets=["flood", f])
+    arrivals = {}
+    for k, n in enumerate(nodes[1:], 1):
+        got = n.cmd("wait", count=1, timeout=10)
+        if got.get("ok"):
+            arrivals[k] = got["first_ns"]
+    return sent["t_ns"], arrivals
+
+
 def flood16(cfg, kind, topology):
     with Mesh() as mesh:
-        nodes = start(mesh, kind, 16)
         dials = flood16_topology(topology)
-        for i, j in dials:
-            nodes[i].connect(nodes[j])
-            wait_connected(nodes[i], nodes[j])
-        events_off(nodes)
-        edges = count_links(nodes, len(dials))
-        origin = nodes[0]
+        nodes, edges = flood16_nodes(mesh, kind, dials)
         times, reached, copies = [], [], []
         for f in range(cfg.flood_warmup + cfg.floods):
-            for n in nodes:
-                n.ok("reset")
-            sent = origin.ok("send", packets=["flood", f])
-            arrivals = []
-            for n in nodes[1:]:
-                got = n.cmd("wait", count=1, timeout=10)
-                if got.get("ok"):
-                    arrivals.append(got["first_ns"])
+            t0, arrivals = flood_once(nodes, f)
             # Copies still on the wire after the last delivery: count once the sum is stable.
             total = settle(lambda: sum(n.state()["bcast_copies"] for n in nodes))
             if f >= cfg.flood_warmup:
                 reached.append(len(arrivals))
-                times.append((max(arrivals) - sent["t_ns"]) / 1e6 if arrivals else float("nan"))
+                times.append((max(arrivals.values()) - t0) / 1e6 if arrivals else float("nan"))
                 copies.append(total)
         count_links(nodes, len(dials))
     return {LABEL[kind]: {"time_to_last_ms": statistics.median(times),
