@@ -109,7 +109,9 @@ class MeshSocket {
   /// stamps a repeat with the next free second instead, so each send is its own message.
   /// Backpressure: called off the io thread, it blocks while max_pending_commands commands
   /// wait for a backlogged peer (see MeshOptions::max_queued_bytes_per_peer).
-  Status send(Array packets, std::uint8_t flag = flags::broadcast,
+  /// The packets are encoded before send() returns and not kept: one array can be filled
+  /// in place and sent again.
+  Status send(const Array& packets, std::uint8_t flag = flags::broadcast,
               std::uint8_t type = flags::broadcast);
 
   /// The oldest waiting message, or nullopt.

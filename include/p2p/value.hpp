@@ -82,6 +82,8 @@ class Value {
   const Bytes* if_bin() const noexcept { return std::get_if<Bytes>(&v_); }
   const Array* if_array() const noexcept { return std::get_if<Array>(&v_); }
   const Map* if_map() const noexcept { return std::get_if<Map>(&v_); }
+  std::string* if_str() noexcept { return std::get_if<std::string>(&v_); }
+  Bytes* if_bin() noexcept { return std::get_if<Bytes>(&v_); }
   Array* if_array() noexcept { return std::get_if<Array>(&v_); }
   Map* if_map() noexcept { return std::get_if<Map>(&v_); }
 

@@ -441,7 +441,7 @@ Status MeshSocket::connect(const std::string& host, std::uint16_t port, std::str
       });
 }
 
-Status MeshSocket::send(Array packets, std::uint8_t flag, std::uint8_t type) {
+Status MeshSocket::send(const Array& packets, std::uint8_t flag, std::uint8_t type) {
   if (flag != flags::broadcast && flag != flags::whisper)
     return Error{Errc::invalid_argument, "flag must be flags::broadcast or flags::whisper"};
   // Encoding and hashing happen here, on the caller's thread: the io thread, which every

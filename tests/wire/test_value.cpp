@@ -116,6 +116,18 @@ TEST(Value, UncheckedAccessorsReturnNullOnMismatch) {
   ASSERT_NE(items, nullptr);
   items->push_back(2);
   EXPECT_EQ(a, Value::array({1, 2}));
+  Value str("ab");
+  std::string* text = str.if_str();
+  ASSERT_NE(text, nullptr);
+  *text += "c";
+  EXPECT_EQ(str, Value("abc"));
+  EXPECT_EQ(str.if_bin(), nullptr);
+  Value bin = Value::bin(p2p::as_bytes("xy"));
+  Bytes* raw = bin.if_bin();
+  ASSERT_NE(raw, nullptr);
+  (*raw)[0] = 'z';
+  EXPECT_EQ(bin, Value::bin(p2p::as_bytes("zy")));
+  EXPECT_EQ(bin.if_str(), nullptr);
 }
 
 TEST(Value, BytesOfStrAndBin) {
