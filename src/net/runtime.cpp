@@ -42,9 +42,10 @@ constexpr std::size_t inbox_pump_bytes = 64u << 10;
 /// are four of drain_inbox()'s batches.
 constexpr std::size_t inbox_segment_items = 1024;
 constexpr std::size_t inbox_segment_bytes = 96u << 10;
-/// Emptied segments kept for reuse while commands flow, and once the queue is empty. A
-/// steady stream cycles through the queued segments plus one or two; an idle node keeps one
-/// segment (~190 KiB, resident only where a burst touched it) rather than its burst's peak.
+/// Emptied segments kept for reuse while commands flow, and once the queue has been empty
+/// for a tick. A steady stream cycles through the queued segments plus one or two; an idle
+/// node keeps one segment (~190 KiB, resident only where a burst touched it) rather than
+/// its burst's peak.
 constexpr std::size_t inbox_spare_segments = 4;
 constexpr std::size_t inbox_idle_spare_segments = 1;
 
@@ -401,6 +402,7 @@ void Runtime::take_inbox() {
   }
   taken_ = std::move(inbox_.front());
   inbox_.pop_front();
+  taken_since_tick_ = true;
   inbox_items_ -= taken_.items.size();
   inbox_held_bytes_ -= taken_.held;
   taken_left_ = taken_.items.size();
@@ -414,6 +416,17 @@ void Runtime::release_burst_capacity() noexcept {
   taken_ = InboxSegment();
   taken_next_ = 0;
   while (spare_segments_.size() > inbox_idle_spare_segments) spare_segments_.pop_back();
+}
+
+void Runtime::release_inbox_if_unused() {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  if (std::exchange(taken_since_tick_, false) || queued() != 0 || running_taken_) return;
+  release_burst_capacity();
+}
+
+std::size_t Runtime::spare_inbox_segments() {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  return spare_segments_.size();
 }
 
 Runtime::InboxItem& Runtime::next_taken() noexcept {
@@ -463,12 +476,22 @@ void Runtime::drain_inbox() {
   });
   running_taken_ = false;
   if (closed_) drop_taken();
+  if (taken_next_ == taken_.items.size()) {
+    // All run: what the commands captured goes now, outside the lock (a destructor may
+    // submit), rather than with the next take. The segment keeps its capacity.
+    taken_.items.clear();
+    taken_next_ = 0;
+  }
   std::lock_guard<std::mutex> lock(inbox_mu_);
   // What pacing left unrun stays taken, and runs first when the links drain.
   taken_left_ = taken_.items.size() - taken_next_;
   taken_left_bytes_ = taken_unrun_bytes_;
   if (room_waiters_ > 0 && inbox_has_room()) inbox_room_.notify_all();
-  if (queued() == 0) release_burst_capacity();
+  // An empty queue is not the end of a burst: the io thread often catches up with a
+  // producer that is still sending. Freeing the spare segments then gave their memory back
+  // to the kernel (a heap trim, whose TLB shootdown interrupts the other CPU too) for the
+  // producer to fault in again moments later. The tick frees them once the queue has stayed
+  // unused for a whole interval (release_inbox_if_unused()).
   if (closed_ || !accepting_ || queued() == 0 || paused_) {
     drain_posted_ = false;  // set_paused(false) or the next submit() posts again
     return;
@@ -701,6 +724,7 @@ void Runtime::tick_loop() {
       self->node_->tick(now());
       self->close_stalled_links();
       self->frame_pool_->release_if_unused();
+      self->release_inbox_if_unused();
       self->tick_loop();
     });
   });

@@ -243,6 +243,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// Records an error for status() and logs it at level 1. Strand only.
   void record_error(std::string what);
   RuntimeCounters& counters() noexcept { return rt_counters_; }  ///< strand only
+  /// Emptied command-queue segments kept for reuse (for tests). Any thread.
+  std::size_t spare_inbox_segments();
 
  private:
   Runtime(asio::io_context& ioc, RuntimeConfig config);
@@ -331,7 +333,8 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::condition_variable inbox_room_;
   bool accepting_ = true;
   bool drain_posted_ = false;
-  bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
+  bool paused_ = false;            ///< mirror of backlogged_links_ > 0, for submit()
+  bool taken_since_tick_ = false;  ///< take_inbox() took a segment since the last tick
   /// A send whose frame travels by value in the inbox's byte buffer: `message.raw` is empty,
   /// and the io thread rebuilds it from `size` bytes at `offset`. Small frames go this way so
   /// that a frame is allocated and freed on the same thread: one allocated by the sender
@@ -403,6 +406,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   /// On the strand, under inbox_mu_, with nothing queued: keeps one spare segment and frees
   /// the others, so that an idle node does not hold a burst's peak.
   void release_burst_capacity() noexcept;
+  /// On the strand, from the tick: release_burst_capacity() once a whole tick interval went
+  /// by without a take and the queue is empty.
+  void release_inbox_if_unused();
   /// On the strand: the next item of the last take, counted as run.
   InboxItem& next_taken() noexcept;
   /// On the strand: drops the rest of the last take (the runtime is closing).

@@ -135,6 +135,27 @@ TEST_F(RuntimeTest, BurstMixingSmallAndLargeFramesArrivesIntactAndInOrder) {
   }
 }
 
+TEST_F(RuntimeTest, CommandQueueKeepsItsSegmentsUntilATickPassesUnused) {
+  // A burst fills several segments of the command queue. Emptied, they stay for the next
+  // burst even when the queue runs dry; the tick frees all but one once a whole interval
+  // went by without a take.
+  RuntimeConfig c = config();
+  c.tick_interval = 1s;  // the check below must come before the second tick after the burst
+  auto rt = start(c);
+  std::mutex gate;
+  std::unique_lock<std::mutex> closed_gate(gate);
+  ASSERT_TRUE(rt->submit([&](core::Node&, core::Time) { std::lock_guard<std::mutex> wait(gate); }));
+  constexpr int n = 4000;  // about four segments of 1,024 commands, queued behind the gate
+  std::atomic<int> ran{0};
+  for (int i = 0; i < n; ++i)
+    ASSERT_TRUE(rt->submit([&](core::Node&, core::Time) { ran.fetch_add(1); }));
+  closed_gate.unlock();
+  ASSERT_TRUE(wait_until([&] { return ran.load() == n; }));
+  EXPECT_GE(rt->spare_inbox_segments(), 2u) << "an emptied queue freed its burst's segments";
+  EXPECT_TRUE(wait_until([&] { return rt->spare_inbox_segments() <= 1; }))
+      << rt->spare_inbox_segments() << " segments kept by an idle queue";
+}
+
 TEST_F(RuntimeTest, ReportsTheBoundPortAndAddress) {
   auto a = start();
   EXPECT_NE(a->port(), 0);
