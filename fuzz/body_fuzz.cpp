@@ -5,6 +5,8 @@
 //   1. decode_body agrees with the generic decoder (it accepts exactly the arrays of >= 3
 //      elements with a small uint, a str/bin id and a non-negative time), and what it
 //      accepts re-encodes to a body that decodes to the same message;
+//      decode_body_into, over a Body left by other input (half of this one, whatever that
+//      decoded to, even partly), agrees with decode_body;
 //   2. the body, framed correctly (raw and snappy), is fed to a core::Node on a link before its
 //      handshake and on a handshaked link, with EngineHarness checking the engine's outbox
 //      and bounds: whatever the body says, the engine neither crashes nor misbehaves.
@@ -22,9 +24,29 @@ using namespace p2p::fuzz;
 
 constexpr std::size_t max_depth = 8;
 
+/// A node decodes every frame into one Body: whatever an earlier frame left there, the result
+/// must be decode_body()'s.
+void check_decode_into(ByteView input, const Result<wire::Body>& body,
+                       const wire::DecodeLimits& limits) {
+  wire::Body reused;
+  const Bytes rich = wire::encode_body(
+      flags::broadcast, "an earlier sender", 1,
+      Array{0, "str", Bytes{1, 2}, Value::array({Value::array({1}), Bytes{3}}), 2.5, nullptr});
+  (void)wire::decode_body_into(rich, reused, limits);
+  (void)wire::decode_body_into(input.subspan(input.size() / 2), reused, limits);
+  const Status into = wire::decode_body_into(input, reused, limits);
+  check(into.ok() == body.ok(), "decode_body_into and decode_body disagree on validity");
+  if (!body) return;
+  check(reused.msg_type == body->msg_type && reused.sender == body->sender &&
+            reused.sender_is_bin == body->sender_is_bin && reused.time == body->time &&
+            wire::encode(Value(reused.payload)) == wire::encode(Value(body->payload)),
+        "decode_body_into over a used body gives another message");
+}
+
 void check_decoder(ByteView input) {
   const wire::DecodeLimits limits{max_depth};
   auto body = wire::decode_body(input, limits);
+  check_decode_into(input, body, limits);
   auto generic = wire::decode(input, limits);
   if (!body) {
     // Either not msgpack at all, or msgpack without the envelope.

@@ -198,6 +198,8 @@ class EngineHarness {
     check(node_.outgoing_count() == outgoing, "outgoing_count disagrees with the views");
     check(table.size() + awaiting.size() <= limits_.max_connections,
           "live connections over max_connections");
+    check(node_.inbound_kept_bytes() <= core::Node::inbound_keep_bytes,
+          "the decoding body kept more than inbound_keep_bytes");
     check(node_.seen_cache_size() <= limits_.seen_cache_entries, "seen cache over its bound");
     check(node_.known_peer_count() <= limits_.max_known_peers, "known peers over their bound");
 

@@ -669,6 +669,9 @@ std::size_t Node::outgoing_count() const noexcept {
 std::size_t Node::awaiting_count() const noexcept {
   return impl_->awaiting_count();
 }
+std::size_t Node::inbound_kept_bytes() const noexcept {
+  return kept_bytes(impl_->inbound, SIZE_MAX);
+}
 std::uint64_t Node::tables_version() const noexcept {
   return impl_->tables_version;
 }

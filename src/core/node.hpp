@@ -253,6 +253,14 @@ class Node {
   /// Addresses remembered for self-healing (from handshakes and peers lists); at most
   /// limits.max_known_peers.
   std::size_t known_peer_count() const noexcept;
+  /// Heap bytes the reused decoding body keeps between frames (see Impl::inbound); at most
+  /// inbound_keep_bytes after any frame.
+  std::size_t inbound_kept_bytes() const noexcept;
+  /// The most a node keeps of the buffers its last frame was decoded into. Frames up to a
+  /// few KiB, the common ones, then decode without allocating; a larger or many-valued
+  /// frame gives its buffers back at once, so that one such frame from a peer does not pin
+  /// its size in every node for good.
+  static constexpr std::size_t inbound_keep_bytes = std::size_t{64} << 10;
   const NodeConfig& config() const noexcept;
 
  private:

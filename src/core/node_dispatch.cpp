@@ -1,5 +1,6 @@
 // core::Node: what happens to each frame a peer sends us.
 #include <algorithm>
+#include <utility>
 
 #include "core/node_impl.hpp"
 #include "p2p/flags.hpp"
@@ -59,6 +60,36 @@ void Node::Impl::protocol_violation(Conn& c, const std::string& why) {
   close_conn(c, why);
 }
 
+namespace {
+
+/// Adds what `v`'s buffers hold to `total`; false once `total` passes `limit`.
+bool add_kept(const Value& v, std::size_t& total, std::size_t limit) noexcept {
+  if (const std::string* s = v.if_str())
+    total += s->capacity();
+  else if (const Bytes* b = v.if_bin())
+    total += b->capacity();
+  else if (const Array* a = v.if_array()) {
+    total += a->capacity() * sizeof(Value);
+    for (const Value& item : *a)
+      if (total > limit || !add_kept(item, total, limit)) return false;
+  } else if (const Map* m = v.if_map()) {
+    total += m->capacity() * sizeof(Map::value_type);
+    for (const auto& [key, value] : *m)
+      if (total > limit || !add_kept(key, total, limit) || !add_kept(value, total, limit))
+        return false;
+  }
+  return total <= limit;
+}
+
+}  // namespace
+
+std::size_t kept_bytes(const wire::Body& body, std::size_t limit) noexcept {
+  std::size_t total = body.sender.capacity() + body.payload.capacity() * sizeof(Value);
+  for (const Value& v : body.payload)
+    if (total > limit || !add_kept(v, total, limit)) break;
+  return total;
+}
+
 void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
   ++counters.frames_in;
   auto opened = wire::open_frame_view(content, c.try_order, config.limits.max_body_bytes);
@@ -78,12 +109,27 @@ void Node::Impl::on_frame(Conn& c, ByteView content, Time now) {
     return;
   }
   seen.prefetch(opened->id);  // a broadcast's de-duplication, while the body decodes
-  auto body = wire::decode_body(opened->body, wire::DecodeLimits{config.limits.max_depth});
-  if (!body) {
-    protocol_violation(c, "undecodable body: " + body.error().to_string());
-    return;
+  // A frame that arrives while another one's handlers run (the runtime never does this, a
+  // handler driving the engine directly could) decodes into a body of its own.
+  wire::Body own;
+  wire::Body& body = inbound_in_use ? own : inbound;
+  auto decoded =
+      wire::decode_body_into(opened->body, body, wire::DecodeLimits{config.limits.max_depth});
+  if (!decoded) {
+    protocol_violation(c, "undecodable body: " + decoded.error().to_string());
+  } else {
+    struct InUse {
+      bool& flag;
+      bool was;
+      ~InUse() { flag = was; }
+    } in_use{inbound_in_use, std::exchange(inbound_in_use, true)};
+    dispatch(c, body, *opened, content, now);
   }
-  dispatch(c, *body, *opened, content, now);
+  // Only a small body's buffers are worth keeping for the next frame (inbound_keep_bytes),
+  // whether it decoded or failed part way. Most frames are small, so the walk usually looks
+  // at a handful of values; one with many is also one whose buffers go.
+  if (&body == &inbound && kept_bytes(inbound, Node::inbound_keep_bytes) > Node::inbound_keep_bytes)
+    inbound = wire::Body();
 }
 
 void Node::Impl::dispatch(Conn& c, wire::Body& body, const wire::OpenedView& opened,
@@ -158,9 +204,27 @@ void Node::Impl::handle_message(Conn& c, wire::Body& body, const wire::OpenedVie
   if (sub == flags::request) return handle_request(c, body, now);
   if (sub == flags::response) return handle_response(c, body, now);
 
-  Message msg{body.msg_type, std::move(body.sender),  body.sender_is_bin,
-              body.time,     std::move(body.payload), opened.id,
-              c.id};
+  // The body's sender and packets are lent to the message and taken back when it is done
+  // (also when a handler throws), for the next frame's decode. Only a message queued for
+  // recv() keeps them.
+  Message msg;
+  msg.msg_type = body.msg_type;
+  msg.sender.swap(body.sender);
+  msg.sender_is_bin = body.sender_is_bin;
+  msg.time = body.time;
+  msg.packets.swap(body.payload);
+  msg.id = opened.id;
+  msg.via = c.id;
+  struct TakeBack {
+    Message& from;
+    wire::Body& to;
+    bool keep = true;
+    ~TakeBack() {
+      if (!keep) return;
+      to.sender.swap(from.sender);
+      to.payload.swap(from.packets);
+    }
+  } take_back{msg, body};
   const ConnId cid = c.id;
   // Handlers may register handlers, send, or close links. Registration only appends, so
   // the chain as it was when the message arrived is its first `count` entries; each call
@@ -177,6 +241,7 @@ void Node::Impl::handle_message(Conn& c, wire::Body& body, const wire::OpenedVie
   }
   if (sub == flags::broadcast || sub == flags::whisper) {
     ++counters.messages_delivered;
+    take_back.keep = false;
     emit(DeliverCmd{std::move(msg)});
   } else {
     ++counters.ignored;

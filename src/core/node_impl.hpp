@@ -93,6 +93,10 @@ class FrameSet {
   std::array<SharedFrame, 6> cache_{};
 };
 
+/// The heap bytes `body`'s buffers hold (its sender, its arrays' element storage and its
+/// strs' and bins' bytes), counted until they pass `limit`: the walk stops there.
+std::size_t kept_bytes(const wire::Body& body, std::size_t limit) noexcept;
+
 struct Node::Impl {
   explicit Impl(NodeConfig cfg);
 
@@ -122,6 +126,11 @@ struct Node::Impl {
   /// max_outgoing): self-healing redials them on the recovery links (limits.hpp).
   std::vector<PeerId> lost;
   std::vector<std::shared_ptr<Handler>> handlers;
+  /// The body every received frame is decoded into, so that its buffers serve frame after
+  /// frame (wire::decode_body_into) instead of being allocated and freed per message. A
+  /// message's handlers borrow them; only a message queued for recv() takes them away.
+  wire::Body inbound;
+  bool inbound_in_use = false;  ///< a frame's dispatch is running on `inbound`
   std::vector<Command> outbox;
   std::size_t outbox_frame_bytes = 0;  ///< of the SendCmds in outbox
   std::chrono::nanoseconds last_peer_refresh{0};

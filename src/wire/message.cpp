@@ -38,7 +38,7 @@ bool time_from_value(const Value& v, std::uint64_t& time) {
 
 }  // namespace
 
-Result<Body> decode_body(ByteView data, const DecodeLimits& limits) {
+Status decode_body_into(ByteView data, Body& body, const DecodeLimits& limits) {
   detail::Reader reader(data, limits);
   if (!data.empty() && !reader.next_is_array()) {
     return envelope_error("not a msgpack array");
@@ -49,7 +49,6 @@ Result<Body> decode_body(ByteView data, const DecodeLimits& limits) {
     return envelope_error(std::to_string(count) + " elements, at least 3 needed");
   }
 
-  Body body;
   Value msg_type;
   if (!reader.read_value(msg_type, 1)) return reader.error();
   if (!msg_type.is_int() || msg_type.is_negative_int() || msg_type.as_uint() > 0xff) {
@@ -65,17 +64,19 @@ Result<Body> decode_body(ByteView data, const DecodeLimits& limits) {
     return envelope_error("time must be a non-negative number, got " + time.repr());
   }
 
-  // The header check already bounded count by the bytes left, so this reserve is at most
-  // one Value per input byte.
-  const std::size_t payload_size = count - envelope_size;
-  if (reader.take_reserve(payload_size)) body.payload.reserve(payload_size);
-  for (std::size_t i = 0; i < payload_size; ++i) {
-    if (!reader.read_value(body.payload.emplace_back(), 1)) return reader.error();
-  }
+  // The header check already bounded count by the bytes left, so a reserve is at most one
+  // Value per input byte.
+  if (!reader.read_items(count - envelope_size, body.payload, 1)) return reader.error();
   if (!reader.at_end()) {
     return Error{Errc::malformed, std::to_string(data.size() - reader.offset()) +
                                       " trailing bytes after the message body"};
   }
+  return {};
+}
+
+Result<Body> decode_body(ByteView data, const DecodeLimits& limits) {
+  Body body;
+  if (auto decoded = decode_body_into(data, body, limits); !decoded) return decoded.error();
   return body;
 }
 

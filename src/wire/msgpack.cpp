@@ -272,16 +272,27 @@ bool Reader::read_array_header(std::size_t& count, std::size_t level) {
   return check_container(count, 1, level, "array");
 }
 
+// A str, bin or array decoded over a value of the same type reuses its storage: a node
+// decodes every frame into one Body (decode_body_into), so that a stream of similar messages
+// costs no allocation per message once the first has sized the buffers.
+
 bool Reader::read_str(std::size_t length, Value& out) {
   if (!need(length, "str")) return false;
-  set(out, std::string(reinterpret_cast<const char*>(pos_), length));
+  const char* text = reinterpret_cast<const char*>(pos_);
+  if (std::string* reused = out.if_str())
+    reused->assign(text, length);
+  else
+    set(out, std::string(text, length));
   pos_ += length;
   return true;
 }
 
 bool Reader::read_bin(std::size_t length, Value& out) {
   if (!need(length, "bin")) return false;
-  set(out, Bytes(pos_, pos_ + length));
+  if (Bytes* reused = out.if_bin())
+    reused->assign(pos_, pos_ + length);
+  else
+    set(out, Bytes(pos_, pos_ + length));
   pos_ += length;
   return true;
 }
@@ -312,12 +323,18 @@ bool Reader::read_str_or_bin(std::string& out, bool& is_bin) {
 
 bool Reader::read_array(std::size_t count, Value& out, std::size_t depth) {
   if (!check_container(count, 1, depth + 1, "array")) return false;
-  Array items;
+  if (!out.is_array()) set(out, Array());
+  return read_items(count, *out.if_array(), depth + 1);
+}
+
+bool Reader::read_items(std::size_t count, Array& items, std::size_t depth) {
   if (take_reserve(count)) items.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    if (!read_value(items.emplace_back(), depth + 1)) return false;
+    Value& item = i < items.size() ? items[i] : items.emplace_back();
+    if (!read_value(item, depth)) return false;
   }
-  set(out, std::move(items));
+  if (items.size() > count)
+    items.erase(items.begin() + static_cast<std::ptrdiff_t>(count), items.end());
   return true;
 }
 

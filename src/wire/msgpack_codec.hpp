@@ -73,8 +73,13 @@ class Reader {
   /// Checks `count` against the bytes left and `level` against the depth limit.
   bool read_array_header(std::size_t& count, std::size_t level);
 
-  /// Reads one value enclosed by `depth` containers (0 at the top level) into `out`.
+  /// Reads one value enclosed by `depth` containers (0 at the top level) into `out`. A str,
+  /// bin or array already in `out` keeps its storage for the new value of its type. On
+  /// failure `out` is left partly decoded.
   bool read_value(Value& out, std::size_t depth);
+  /// Reads `count` values enclosed by `depth` containers into `items`, reusing the values
+  /// it holds (as read_value() does) and dropping the ones past `count`.
+  bool read_items(std::size_t count, Array& items, std::size_t depth);
 
   /// Reads a str or a bin straight into `out` (ids travel as either); any other type fails
   /// with Errc::protocol, since the msgpack itself is fine.

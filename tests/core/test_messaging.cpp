@@ -191,6 +191,66 @@ TEST(Messaging, HandlersRunInOrderAndTheFirstTrueStopsDelivery) {
   EXPECT_EQ(net.entry(1).delivered.size(), 1u);
 }
 
+TEST(Messaging, HandledAndQueuedMessagesEachKeepTheirContents) {
+  // Every frame decodes into one reused body. A message a handler takes gives the body's
+  // buffers back for the next frame; one queued for recv() keeps them. Alternating the two,
+  // with packets that change type and count, each message must carry its own contents.
+  MemNet net;
+  chain(net, 2);
+  std::vector<Array> handled;
+  net.node(1).register_handler([&](const core::Message& m, const core::LinkView&) {
+    if (m.packets.size() < 2 || m.packets[1] != Value("handled")) return false;
+    handled.push_back(m.packets);
+    return true;
+  });
+  std::vector<Array> want_handled, want_queued;
+  for (int i = 0; i < 12; ++i) {
+    const auto n = static_cast<std::uint8_t>(i);
+    Array packets;
+    if (i % 2 == 0) {
+      packets = {"handled", Bytes(static_cast<std::size_t>(50 + 40 * i), n)};
+    } else {
+      packets = {"queued", std::string(static_cast<std::size_t>(20 + i), 'a'),
+                 Value::array({i, Bytes{n}})};
+    }
+    if (i % 3 == 0) packets.emplace_back(i);
+    ASSERT_TRUE(net.node(0).send(packets, flags::broadcast, flags::broadcast, net.now()).ok());
+    net.pump();
+    Array arrived{Value(flags::broadcast)};  // the sub-flag comes first
+    arrived.insert(arrived.end(), packets.begin(), packets.end());
+    (i % 2 == 0 ? want_handled : want_queued).push_back(std::move(arrived));
+  }
+  EXPECT_EQ(handled, want_handled);
+  std::vector<Array> queued;
+  for (const auto& m : net.entry(1).delivered) queued.push_back(m.packets);
+  EXPECT_EQ(queued, want_queued);
+}
+
+TEST(Messaging, OnlyASmallBodysBuffersAreKeptForTheNextFrame) {
+  // The reused decoding body keeps what the last frame needed, but never more than
+  // inbound_keep_bytes: neither a large packet nor many small values stay behind.
+  MemNet net;
+  chain(net, 2);
+  Node& b = net.node(1);
+  auto send = [&](Array packets) {
+    ASSERT_TRUE(net.node(0).send(packets, flags::broadcast, flags::broadcast, net.now()).ok());
+    net.pump();
+  };
+  send(Array{Bytes(4096, 1)});
+  ASSERT_EQ(net.entry(1).delivered.size(), 1u);
+  b.register_handler([](const core::Message&, const core::LinkView&) { return true; });
+  send(Array{Bytes(4096, 2)});  // handled: its buffers go back for the next frame
+  EXPECT_GE(b.inbound_kept_bytes(), 4096u);
+  EXPECT_LE(b.inbound_kept_bytes(), Node::inbound_keep_bytes);
+  send(Array{Bytes(200'000, 3)});
+  // (Later small frames, such as the link's own, may have refilled a little of it.)
+  EXPECT_LT(b.inbound_kept_bytes(), 4096u) << "a large packet's buffer stayed";
+  send(Array{Bytes(4096, 4)});
+  EXPECT_GE(b.inbound_kept_bytes(), 4096u);
+  send(Array{Value(Array(20'000))});  // ~20 KB on the wire, 20,000 Values decoded
+  EXPECT_LT(b.inbound_kept_bytes(), 4096u) << "many small values stayed";
+}
+
 TEST(Messaging, HandlersMayCallBackIntoTheNode) {
   MemNet net;
   chain(net, 2);

@@ -149,6 +149,40 @@ TEST(DecodeBody, RoundTripsEncodeBody) {
   EXPECT_EQ(r->payload, Array(payload.begin(), payload.end()));
 }
 
+TEST(DecodeBody, IntoAUsedBodyMatchesAFreshDecode) {
+  // A node decodes every frame into one Body. Whatever the last body left in it (more or
+  // fewer packets, other types at each place, a bin or str sender), the next must come out
+  // exactly as decode_body() gives it.
+  const std::string long_id(70, 'c');
+  const std::vector<Bytes> bodies = {
+      encode_body(flags::broadcast, "alice", 7,
+                  Array{0, "text", Bytes{1, 2, 3}, Array{"x", Array{1, Bytes{9}}}}),
+      from_hex(captured::py2p_handshake_body_hex),  // a bin sender
+      encode_body(flags::whisper, "b", 8, Array{2}),
+      encode_body(
+          flags::broadcast, long_id, 9,
+          Array{Bytes(300, 7), "a str where a bin was", nullptr, Value::map({{"k", Bytes{1}}})}),
+      encode_body(1, "d", 10, Array{}),
+      encode_body(flags::broadcast, "alice", 11, Array{Array{Bytes{5}}, 1.5, -3, true}),
+      from_hex(captured::js2p_handshake_body_hex),
+  };
+  p2p::wire::Body reused;
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      SCOPED_TRACE("body " + std::to_string(i) + ", round " + std::to_string(round));
+      const auto fresh = decode_body(bodies[i]);
+      ASSERT_TRUE(fresh.ok()) << fresh.error().to_string();
+      const auto into = p2p::wire::decode_body_into(bodies[i], reused);
+      ASSERT_TRUE(into.ok()) << into.error().to_string();
+      EXPECT_EQ(reused.msg_type, fresh->msg_type);
+      EXPECT_EQ(reused.sender, fresh->sender);
+      EXPECT_EQ(reused.sender_is_bin, fresh->sender_is_bin);
+      EXPECT_EQ(reused.time, fresh->time);
+      EXPECT_EQ(reused.payload, fresh->payload);
+    }
+  }
+}
+
 TEST(DecodeBody, EnvelopeOnlyHasEmptyPayload) {
   auto r = decode_body(from_hex("9300a0ce6b0196f0"));
   ASSERT_TRUE(r.ok()) << r.error().to_string();

@@ -26,6 +26,12 @@ struct Body {
 /// accepted and truncated, since js2p's msgpack-lite may write one).
 Result<Body> decode_body(ByteView body, const DecodeLimits& limits = {});
 
+/// decode_body() into an existing Body, whose strings, arrays and byte strings keep their
+/// storage where the new body has values of the same types: a reader that decodes every
+/// frame into one Body allocates nothing per message once the buffers have grown. On
+/// failure `body` is left partly decoded.
+Status decode_body_into(ByteView body, Body& out, const DecodeLimits& limits = {});
+
 /// Encodes a body the way p2pmesh sends it: sender id as str, time as the smallest uint.
 Bytes encode_body(std::uint8_t msg_type, std::string_view sender, std::uint64_t time,
                   std::span<const Value> payload);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 
 #include "heap_meter.hpp"
 #include "p2p/value.hpp"
@@ -77,6 +78,29 @@ TEST(DecodeMemory, HonestInputIsDecodedWithinTheSameBound) {
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->as_array().size(), 100'000u);
   EXPECT_LT(meter.peak(), 2 * sizeof(Value) * honest.size()) << "peak " << meter.peak();
+}
+
+TEST(DecodeMemory, ASimilarBodyDecodesIntoAUsedOneWithoutAllocating) {
+  // What decode_body_into is for: a node decodes every frame into one Body, and a stream of
+  // similar messages then allocates nothing per message. Sender, packet array, a bin and a
+  // str (both past the small-string size) all fit in what the first body left.
+  using p2p::Array;
+  p2p::wire::Body body;
+  ASSERT_TRUE(p2p::wire::decode_body_into(
+                  p2p::wire::encode_body(0x00, std::string(66, 'i'), 1,
+                                         Array{0, Bytes(4096, 1), "a label longer than SSO holds"}),
+                  body)
+                  .ok());
+  const Bytes next = p2p::wire::encode_body(
+      0x00, std::string(65, 'j'), 2, Array{0, Bytes(4000, 2), "a second label, on the heap"});
+  {
+    HeapMeter meter;
+    ASSERT_TRUE(p2p::wire::decode_body_into(next, body).ok());
+    EXPECT_EQ(meter.peak(), 0u) << "the used body's buffers were not reused";
+  }
+  EXPECT_EQ(body.sender, std::string(65, 'j'));
+  EXPECT_EQ(body.time, 2u);
+  EXPECT_EQ(body.payload, (Array{0, Bytes(4000, 2), "a second label, on the heap"}));
 }
 
 }  // namespace
