@@ -202,7 +202,9 @@ def goals(d):
 def one_hop(d, errors):
     out = ["## (a) One hop", "",
            "A sends K broadcasts of S bytes to its only peer B; rate = K / (time from A's first "
-           "send to B's K-th delivery). `p2pmesh` is bench/one_hop.cpp (`p2p_one_hop`); "
+           "send to B's K-th delivery). `p2pmesh` is bench/one_hop.cpp (`p2p_one_hop`), "
+           "which sends one packet array refilled in place (only the sequence number in the "
+           "payload changes), as the ZeroMQ publisher sends from one buffer; "
            "`p2pmesh (driver)`, py2p and js2p are nodes driven through the JSON-lines "
            "interface (`burst` / `wait`, message events off). The sender's peak RSS shows "
            "that a producer faster than its peer is held to bounded memory "
