@@ -310,6 +310,7 @@ bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
     lock.lock();
   }
   InboxSegment& segment = inbox_.back();
+  inbox_peak_since_tick_ = std::max(inbox_peak_since_tick_, inbox_.size());
   if (!inline_frame.empty()) {
     auto& send = std::get<InlineSend>(item);
     send.offset = segment.bytes.size();
@@ -420,8 +421,15 @@ void Runtime::release_burst_capacity() noexcept {
 
 void Runtime::release_inbox_if_unused() {
   std::lock_guard<std::mutex> lock(inbox_mu_);
-  if (std::exchange(taken_since_tick_, false) || queued() != 0 || running_taken_) return;
-  release_burst_capacity();
+  const std::size_t needed = std::exchange(inbox_peak_since_tick_, inbox_.size());
+  if (!std::exchange(taken_since_tick_, false) && queued() == 0 && !running_taken_) {
+    release_burst_capacity();
+    return;
+  }
+  // Still in use: keep as many spares as the interval had segments queued at once, so that
+  // a trickle of sends after a burst does not hold the burst's spares.
+  while (spare_segments_.size() > std::max(needed, inbox_idle_spare_segments))
+    spare_segments_.pop_back();
 }
 
 std::size_t Runtime::spare_inbox_segments() {

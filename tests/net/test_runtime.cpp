@@ -156,6 +156,32 @@ TEST_F(RuntimeTest, CommandQueueKeepsItsSegmentsUntilATickPassesUnused) {
       << rt->spare_inbox_segments() << " segments kept by an idle queue";
 }
 
+TEST_F(RuntimeTest, CommandQueueTrimsItsSparesToWhatATickNeeded) {
+  // After a burst, a trickle of commands (one segment queued at a time) keeps the queue in
+  // use, tick after tick: the spares the burst left must still go, down to one.
+  RuntimeConfig c = config();
+  c.tick_interval = 100ms;
+  auto rt = start(c);
+  std::mutex gate;
+  std::unique_lock<std::mutex> closed_gate(gate);
+  ASSERT_TRUE(rt->submit([&](core::Node&, core::Time) { std::lock_guard<std::mutex> wait(gate); }));
+  std::atomic<int> ran{0};
+  for (int i = 0; i < 4000; ++i)
+    ASSERT_TRUE(rt->submit([&](core::Node&, core::Time) { ran.fetch_add(1); }));
+  closed_gate.unlock();
+  ASSERT_TRUE(wait_until([&] { return ran.load() == 4000; }));
+  int sent = 4000;
+  EXPECT_TRUE(wait_until([&] {
+    // One command every 20 ms: several per tick, so no tick finds the queue unused.
+    EXPECT_TRUE(rt->submit([&](core::Node&, core::Time) { ran.fetch_add(1); }));
+    ++sent;
+    std::this_thread::sleep_for(20ms);
+    return rt->spare_inbox_segments() <= 1;
+  })) << rt->spare_inbox_segments()
+      << " spares kept by a trickle";
+  EXPECT_TRUE(wait_until([&] { return ran.load() == sent; }));
+}
+
 TEST_F(RuntimeTest, ReportsTheBoundPortAndAddress) {
   auto a = start();
   EXPECT_NE(a->port(), 0);
