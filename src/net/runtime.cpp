@@ -42,10 +42,11 @@ constexpr std::size_t inbox_pump_bytes = 64u << 10;
 /// are four of drain_inbox()'s batches.
 constexpr std::size_t inbox_segment_items = 1024;
 constexpr std::size_t inbox_segment_bytes = 96u << 10;
-/// Emptied segments kept for reuse while commands flow, and once the queue has been empty
-/// for a tick. A steady stream cycles through the queued segments plus one or two; an idle
-/// node keeps one segment (~190 KiB, resident only where a burst touched it) rather than
-/// its burst's peak.
+/// Emptied segments kept for reuse: up to inbox_spare_segments while commands flow (each
+/// tick frees those its interval did not need), inbox_idle_spare_segments once a whole tick
+/// went by without a take. A steady stream cycles through the queued segments plus one or
+/// two; an idle node keeps one segment (~190 KiB, resident only where a burst touched it)
+/// rather than its burst's peak.
 constexpr std::size_t inbox_spare_segments = 4;
 constexpr std::size_t inbox_idle_spare_segments = 1;
 
