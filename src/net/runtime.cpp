@@ -404,7 +404,6 @@ void Runtime::take_inbox() {
   }
   taken_ = std::move(inbox_.front());
   inbox_.pop_front();
-  taken_since_tick_ = true;
   inbox_items_ -= taken_.items.size();
   inbox_held_bytes_ -= taken_.held;
   taken_left_ = taken_.items.size();
@@ -422,8 +421,10 @@ void Runtime::release_burst_capacity() noexcept {
 
 void Runtime::release_inbox_if_unused() {
   std::lock_guard<std::mutex> lock(inbox_mu_);
+  // The most segments queued at once since the last tick (counting those still queued at
+  // it): 0 means none was queued, so none was taken either, all interval long.
   const std::size_t needed = std::exchange(inbox_peak_since_tick_, inbox_.size());
-  if (!std::exchange(taken_since_tick_, false) && queued() == 0 && !running_taken_) {
+  if (needed == 0 && queued() == 0 && !running_taken_) {
     release_burst_capacity();
     return;
   }

@@ -333,9 +333,9 @@ class Runtime : public std::enable_shared_from_this<Runtime> {
   std::condition_variable inbox_room_;
   bool accepting_ = true;
   bool drain_posted_ = false;
-  bool paused_ = false;                    ///< mirror of backlogged_links_ > 0, for submit()
-  bool taken_since_tick_ = false;          ///< take_inbox() took a segment since the last tick
-  std::size_t inbox_peak_since_tick_ = 0;  ///< most segments inbox_ held since the last tick
+  bool paused_ = false;  ///< mirror of backlogged_links_ > 0, for submit()
+  /// The most segments inbox_ held since the last tick, counting those it held at the tick.
+  std::size_t inbox_peak_since_tick_ = 0;
   /// A send whose frame travels by value in the inbox's byte buffer: `message.raw` is empty,
   /// and the io thread rebuilds it from `size` bytes at `offset`. Small frames go this way so
   /// that a frame is allocated and freed on the same thread: one allocated by the sender
