@@ -389,8 +389,9 @@ void Runtime::recycle_segment(InboxSegment segment, std::size_t keep) noexcept {
 
 void Runtime::take_inbox() {
   if (taken_next_ < taken_.items.size()) return;  // the last take has not all run yet
-  // The commands of the last take are destroyed here, on the io thread, outside the lock
-  // (their frames were allocated here too, see InlineSend).
+  // The commands of the last take go on the io thread, outside the lock (their frames were
+  // allocated here too, see InlineSend). drain_inbox() has normally destroyed them already,
+  // once they all ran; this covers a drain that did not get that far.
   taken_.items.clear();
   taken_next_ = 0;
   std::lock_guard<std::mutex> lock(inbox_mu_);
