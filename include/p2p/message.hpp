@@ -53,8 +53,9 @@ class Message {
 
   /// Replies to the sender: a whisper `[flags::whisper, packets...]` straight to it when it
   /// is a neighbour, else through the request/response path (ask the mesh where the sender
-  /// is, dial it, then whisper). Asynchronous; safe from any thread. Returns Errc::closed
-  /// when the socket that received the message is closed or gone.
+  /// is, dial it, then whisper). Asynchronous; safe from any thread. Off the io thread it
+  /// waits for room, like MeshSocket::send, while max_pending_commands commands are queued.
+  /// Returns Errc::closed when the socket that received the message is closed or gone.
   Status reply(Array packets) const;
 
   /// `Message(type=2, packets=[2, 'yes'], sender=6VnYj...)`, like py2p's repr.
@@ -96,7 +97,8 @@ class Connection {
 
   /// Sends `[flag, our id, now, type, packets...]` on this link only, like py2p's
   /// `handler.send(flags.whisper, flags.whisper, b"success")`. `flag` must be
-  /// flags::broadcast or flags::whisper. Asynchronous when called off the io thread.
+  /// flags::broadcast or flags::whisper. Asynchronous when called off the io thread, where
+  /// it waits for room like MeshSocket::send.
   Status send(std::uint8_t flag, std::uint8_t type, Array packets) const;
 
  private:

@@ -2,6 +2,8 @@
 // use to reach their socket, and the builders of those value types.
 #pragma once
 
+#include <condition_variable>
+#include <cstddef>
 #include <mutex>
 
 #include "core/node.hpp"
@@ -13,11 +15,23 @@
 namespace p2p::detail {
 
 /// How a Message or a Connection reaches the socket it came from. close() clears `rt`
-/// under `mu` before the runtime can go away, so a value kept after its socket is gone
-/// finds nullptr instead of a dangling runtime.
+/// under `mu`, so a value kept after its socket is gone finds nullptr instead of a
+/// dangling runtime, then waits until no call that took `rt` earlier is still in it
+/// (`callers`). The lock is not held during a call: from a user thread a call may wait for
+/// room in the command queue, and the io thread that makes the room may need the handle
+/// meanwhile (a handler that replies or sends on a Connection).
 struct SocketHandle {
   std::mutex mu;
+  std::condition_variable idle;  ///< notified when `callers` drops to 0
   net::Runtime* rt = nullptr;
+  std::size_t callers = 0;
+
+  /// Blocks until the calls in progress have left the runtime. Call after clearing `rt`
+  /// and closing the runtime, so that a call waiting for room has been refused.
+  void wait_for_callers() {
+    std::unique_lock<std::mutex> lock(mu);
+    idle.wait(lock, [&] { return callers == 0; });
+  }
 };
 
 inline Error closed_error() {
@@ -64,9 +78,21 @@ template <class F>
 Status run_command(const std::shared_ptr<SocketHandle>& handle, const char* what, F&& f,
                    std::size_t bytes = 0) {
   if (!handle) return Error{Errc::closed, "this value does not belong to a socket"};
-  std::lock_guard<std::mutex> lock(handle->mu);
-  if (!handle->rt) return closed_error();
-  return run_command(*handle->rt, what, std::forward<F>(f), bytes);
+  net::Runtime* rt = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(handle->mu);
+    if (!handle->rt) return closed_error();
+    rt = handle->rt;
+    ++handle->callers;
+  }
+  struct Leave {
+    SocketHandle& handle;
+    ~Leave() {
+      std::lock_guard<std::mutex> lock(handle.mu);
+      if (--handle.callers == 0) handle.idle.notify_all();
+    }
+  } leave{*handle};
+  return run_command(*rt, what, std::forward<F>(f), bytes);
 }
 
 struct Access {

@@ -366,6 +366,10 @@ void MeshSocket::Impl::shutdown(bool from_destructor) {
   // Waits for the running item (handler, listener) to end, unless it is ours; no callback
   // runs after this.
   rt->close();
+  // A reply or Connection::send that took the runtime just before it was cleared may still
+  // be in it: close() has refused it if it waited for room, so this wait is short. The
+  // runtime outlives it.
+  handle->wait_for_callers();
   {
     std::lock_guard<std::mutex> ql(q_mu);
     queue_closed = true;

@@ -3,11 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mesh_test_util.hpp"
 
@@ -106,6 +111,70 @@ TEST_P(Hammer, OneSocketFromManyThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Mesh, Hammer, ::testing::Values("Plaintext", "SSL"));
+
+TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
+  // A thread whose reply() waits for room in a's full command queue must hold nothing that
+  // a's io thread needs to make that room. Here the io thread, in a handler, sends on a
+  // Connection meanwhile. Both calls reach the runtime through the socket's shared handle;
+  // reply() used to keep the handle's lock while it waited, and the two threads deadlocked
+  // (found by Hammer.OneSocketFromManyThreads under load).
+  MeshOptions oa = loopback();
+  oa.max_pending_commands = 4;
+  oa.max_outgoing = 0;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> in_handler{false}, handler_sent{false};
+  MeshSocket a(oa);
+  struct Release {  // before `a` closes: close() waits for the running handler
+    std::promise<void>& p;
+    ~Release() {
+      try {
+        p.set_value();
+      } catch (const std::future_error&) {  // already released
+      }
+    }
+  } release_on_exit{release};
+  auto b = make_node();
+  a.register_handler([&](Message& m, Connection& c) {
+    if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
+    in_handler = true;
+    (void)released.wait_for(deadline);
+    handler_sent = c.send(flags::whisper, flags::whisper, {"from the handler"}).ok();
+    return true;
+  });
+  ASSERT_TRUE(link(a, *b));
+  ASSERT_TRUE(b->send({"reply to me"}));
+  const std::optional<Message> kept = a.recv_for(deadline);
+  ASSERT_TRUE(kept.has_value());
+  ASSERT_TRUE(b->send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return in_handler.load(); }));
+
+  // The io thread is held in the handler: 4 replies fill the queue, the 5th waits for room.
+  constexpr int replies = 8;
+  std::atomic<int> replied{0};
+  std::thread replier([&] {
+    for (int i = 0; i < replies; ++i) {
+      if (!kept->reply({i}).ok()) break;
+      ++replied;
+    }
+  });
+  const bool waiting = wait_until([&] { return a.status().counter("sender_waits") >= 1; });
+  release.set_value();
+  const bool done = wait_until([&] { return replied == replies && handler_sent; });
+  if (!done) {
+    // Deadlocked threads can be neither joined nor closed: report and end the process.
+    std::fprintf(stderr, "deadlock: %d of %d replies queued, handler sent: %d (waiting: %d)\n",
+                 replied.load(), replies, handler_sent.load() ? 1 : 0, waiting ? 1 : 0);
+    std::_Exit(1);
+  }
+  replier.join();
+  EXPECT_TRUE(waiting) << "the replies never had to wait for room";
+  std::vector<Message> got;
+  EXPECT_TRUE(wait_until([&] {
+    for (auto& m : b->recv(16)) got.push_back(std::move(m));
+    return got.size() == replies + 1;
+  })) << got.size();
+}
 
 /// The names of this process's threads (/proc/self/task/*/comm).
 std::multiset<std::string> thread_names() {
