@@ -7,12 +7,14 @@
 #     runtime, examples, CLI, interop with real py2p/js2p nodes);
 #  3. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer and run the suite again;
 #  4. rebuild with ThreadSanitizer and run the threaded runtime tests (label `runtime`);
-#  5. a short libFuzzer run of every fuzz target.
-# Set P2P_TEST_STAGES to a subset ("main asan tsan fuzz") to run fewer stages.
+#  5. a short libFuzzer run of every fuzz target;
+#  6. the threaded hammer tests again and again beside busy loops (scripts/stress-test.sh),
+#     where a rare race or hang shows.
+# Set P2P_TEST_STAGES to a subset ("main asan tsan fuzz stress") to run fewer stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stages=${P2P_TEST_STAGES:-"main asan tsan fuzz"}
+stages=${P2P_TEST_STAGES:-"main asan tsan fuzz stress"}
 jobs=${P2P_JOBS:-$(nproc)}
 fuzz_seconds=${P2P_FUZZ_SECONDS:-20}
 has_stage() { [[ " $stages " == *" $1 "* ]]; }
@@ -67,6 +69,14 @@ fi
 if has_stage fuzz; then
   section "libFuzzer, ${fuzz_seconds}s per target"
   bash scripts/fuzz.sh "$fuzz_seconds"
+fi
+
+if has_stage stress; then
+  stress_runs=${P2P_STRESS_RUNS:-40}
+  section "stress: the hammer tests, $stress_runs runs under CPU load"
+  has_stage main || configure_and_build build
+  bash scripts/stress-test.sh build/tests/api/api_tests 'Mesh/Hammer.*:Backpressure.*' \
+    "$stress_runs" 120
 fi
 
 section "all stages passed: $stages"
