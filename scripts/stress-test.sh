@@ -66,4 +66,5 @@ for ((run = 1; run <= runs; ++run)); do
   fi
 done
 echo "stress-test: $runs runs, $failed failed"
+rmdir "$out" 2>/dev/null || true  # kept only when it holds a failed run's log
 ((failed == 0))
