@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,5 +68,37 @@ inline std::optional<Message> next_message(MeshSocket& s,
                                            std::chrono::milliseconds limit = deadline) {
   return s.recv_for(limit);
 }
+
+/// Ends the process with a message if it is still in scope after `limit`. For tests whose
+/// threads could deadlock: deadlocked threads can be neither joined nor closed, and the test
+/// would otherwise hang until ctest's timeout (900 s in CI) instead of failing at once.
+class Watchdog {
+ public:
+  Watchdog(std::string what, std::chrono::milliseconds limit)
+      : thread_([this, what = std::move(what), limit] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (cv_.wait_for(lock, limit, [&] { return done_; })) return;
+          std::fprintf(stderr, "watchdog: %s still running after %lld ms (a deadlock?)\n",
+                       what.c_str(), static_cast<long long>(limit.count()));
+          std::fflush(stderr);
+          std::_Exit(1);
+        }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 }  // namespace p2p::testing

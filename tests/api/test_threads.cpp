@@ -24,6 +24,8 @@ using namespace p2p::testing;
 class Hammer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Hammer, OneSocketFromManyThreads) {
+  // Declared first, so that it also watches the sockets' destructors.
+  const Watchdog watchdog("Hammer.OneSocketFromManyThreads", 3 * deadline);
   std::atomic<int> events{0}, handled{0};
   auto peer = make_node(GetParam());
   auto other = make_node(GetParam());
