@@ -96,7 +96,9 @@ struct MeshOptions {
   /// When that many wait, the calling thread blocks until the io thread has worked the
   /// queue down to half (waking per free place would cost a context switch per call): a
   /// producer faster than the network is slowed down rather than growing memory. Calls on
-  /// an io thread never block.
+  /// an io thread, or from any socket's handler or listener, never block: waiting there
+  /// could wait for the very thread that waits (two sockets whose handlers send through
+  /// each other), so their commands are queued beyond the bound.
   std::size_t max_pending_commands = 65536;
   /// Bytes of the messages those commands carry (a send's encoded frame, a reply's
   /// packets): the same wait applies when they reach this, until they are down to half. The

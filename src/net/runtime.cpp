@@ -27,6 +27,13 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
+/// Items (handlers, listeners, I/O completions) of any runtime running on this thread, one
+/// inside the other when a handler calls into a socket on a shared io_context. A call from
+/// inside one never waits for room in a command queue, not even another socket's: that
+/// socket's io thread may itself be waiting for room in ours (two sockets whose handlers
+/// send through each other), and an io thread asleep stops its own socket's I/O.
+thread_local int items_on_this_thread = 0;
+
 /// How long a link the node closed may keep flushing what was queued before it (a peers
 /// list, a last whisper) before the socket is closed regardless.
 constexpr auto linger_timeout = std::chrono::seconds(2);
@@ -220,6 +227,10 @@ template <class F>
 void Runtime::item(F&& f) {
   std::lock_guard<std::mutex> lock(item_mu_);
   if (closed_) return;
+  struct Running {
+    Running() noexcept { ++items_on_this_thread; }
+    ~Running() { --items_on_this_thread; }
+  } running;
   try {
     f();
     pump();
@@ -277,7 +288,9 @@ bool Runtime::enqueue(InboxItem item, ByteView inline_frame) {
   InboxSegment fresh;  // declared before the lock, so that an unused one is freed after it
   std::unique_lock<std::mutex> lock(inbox_mu_);
   for (;;) {
-    if (inbox_full() && !on_io_thread()) {
+    // On an io thread, or in any socket's handler or listener, the command is queued
+    // beyond the bound instead (see items_on_this_thread).
+    if (inbox_full() && !on_io_thread() && items_on_this_thread == 0) {
       // Wait until the queue is down to half, not for one free place: a producer woken per
       // command would pay a futex wake-up and a context switch for every send.
       ++room_waiters_;

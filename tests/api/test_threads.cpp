@@ -178,6 +178,72 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
   })) << got.size();
 }
 
+TEST(Backpressure, HandlersOfTwoSocketsSendingToEachOtherDoNotWait) {
+  // Two sockets, each with its own io thread, whose handlers send through each other (a
+  // bridge). With both command queues full, a handler that waited for room in the other's
+  // queue would wait for an io thread that waits for its own: calls from a handler never
+  // wait (MeshOptions::max_pending_commands). They used to, when the other socket ran on
+  // another io_context.
+  const Watchdog watchdog("HandlersOfTwoSocketsSendingToEachOtherDoNotWait", 3 * deadline);
+  MeshOptions o = loopback();
+  o.max_pending_commands = 4;
+  o.max_outgoing = 0;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> b_blocked{false}, b_sent{false};
+  std::atomic<int> a_sent{0};
+  constexpr int forwards = 8;
+  MeshSocket a(o), b(o);
+  struct Release {  // before the sockets close: close() waits for the running handler
+    std::promise<void>& p;
+    ~Release() {
+      try {
+        p.set_value();
+      } catch (const std::future_error&) {  // already released
+      }
+    }
+  } release_on_exit{release};
+  auto to_a = make_node(), to_b = make_node();
+  // a forwards one message to b `forwards` times; b, once released, sends one to a.
+  a.register_handler([&](Message& m, Connection&) {
+    if (m.packets().size() < 2 || m.packets()[1] != Value("forward")) return false;
+    for (int i = 0; i < forwards; ++i) {
+      if (!b.send({"from a", i}).ok()) break;
+      ++a_sent;
+    }
+    return true;
+  });
+  b.register_handler([&](Message& m, Connection&) {
+    if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
+    b_blocked = true;
+    (void)released.wait_for(deadline);
+    b_sent = a.send({"from b"}).ok();
+    return true;
+  });
+  ASSERT_TRUE(link(a, *to_a));
+  ASSERT_TRUE(link(b, *to_b));
+
+  // b's io thread is held in its handler; a's handler fills b's queue (4 commands).
+  ASSERT_TRUE(to_b->send({"block"}));
+  ASSERT_TRUE(wait_until([&] { return b_blocked.load(); }));
+  ASSERT_TRUE(to_a->send({"forward"}));
+  ASSERT_TRUE(wait_until([&] { return a_sent >= 4; }));
+  // a's queue full too (its io thread is still in the handler, or has finished it).
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a.send({"from the test", i}));
+  release.set_value();
+  EXPECT_TRUE(wait_until([&] { return a_sent == forwards && b_sent; }))
+      << "a sent " << a_sent << " of " << forwards << ", b sent: " << b_sent;
+  EXPECT_EQ(b.status().counter("sender_waits"), 0u);
+  EXPECT_EQ(a.status().counter("sender_waits"), 0u);
+  std::vector<Message> at_a, at_b;
+  EXPECT_TRUE(wait_until([&] {
+    for (auto& m : to_a->recv(16)) at_a.push_back(std::move(m));
+    for (auto& m : to_b->recv(16)) at_b.push_back(std::move(m));
+    return at_a.size() == 5 && at_b.size() == forwards;
+  })) << at_a.size()
+      << " at a's peer, " << at_b.size() << " at b's";
+}
+
 /// The names of this process's threads (/proc/self/task/*/comm).
 std::multiset<std::string> thread_names() {
   std::multiset<std::string> names;
