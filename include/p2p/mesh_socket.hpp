@@ -175,7 +175,9 @@ class MeshSocket {
   /// the io thread. It waits for a handler or listener that is running, and none runs after
   /// it returns. With a caller-supplied io_context it does not wait for the context: the
   /// sockets close when the caller next runs it (or destroys it). Idempotent; the destructor
-  /// calls it. Throws UsageError on an io thread.
+  /// calls it. Throws UsageError on its own io thread. From another socket's handler it
+  /// waits like anywhere else, so two sockets' handlers that close each other at the same
+  /// time wait for each other, as two threads joining each other would.
   void close();
   bool closed() const noexcept;
 
