@@ -175,9 +175,10 @@ class MeshSocket {
   /// the io thread. It waits for a handler or listener that is running, and none runs after
   /// it returns. With a caller-supplied io_context it does not wait for the context: the
   /// sockets close when the caller next runs it (or destroys it). Idempotent; the destructor
-  /// calls it. Throws UsageError on its own io thread. From another socket's handler it
-  /// waits like anywhere else, so two sockets' handlers that close each other at the same
-  /// time wait for each other, as two threads joining each other would.
+  /// calls it. Throws UsageError on a thread running its io_context. From a handler of a
+  /// socket on another io_context it waits like anywhere else, so two such sockets whose
+  /// handlers close each other at the same time wait for each other, like two threads
+  /// joining each other.
   void close();
   bool closed() const noexcept;
 
