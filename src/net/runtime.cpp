@@ -27,11 +27,11 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
-/// Items (handlers, listeners, I/O completions) of any runtime running on this thread, one
-/// inside the other when a handler calls into a socket on a shared io_context. A call from
-/// inside one never waits for room in a command queue, not even another socket's: that
-/// socket's io thread may itself be waiting for room in ours (two sockets whose handlers
-/// send through each other), and an io thread asleep stops its own socket's I/O.
+/// Whether an item (handler, listener, I/O completion) of any runtime is running on this
+/// thread. A call from inside one never waits for room in a command queue, not even another
+/// socket's: that socket's io thread may itself be waiting for room in ours (two sockets
+/// whose handlers send through each other), and an io thread asleep stops its own socket's
+/// I/O.
 thread_local int items_on_this_thread = 0;
 
 /// How long a link the node closed may keep flushing what was queued before it (a peers
