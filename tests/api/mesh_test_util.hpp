@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +69,27 @@ inline std::optional<Message> next_message(MeshSocket& s,
                                            std::chrono::milliseconds limit = deadline) {
   return s.recv_for(limit);
 }
+
+/// Where a handler waits until the test opens it, to hold a socket's io thread. Declare it
+/// before the sockets, so that it outlives their handlers, and an OpenAtExit after them: it
+/// opens the gate before they close, since close() waits for a handler waiting here.
+class Gate {
+ public:
+  struct OpenAtExit {
+    Gate& gate;
+    ~OpenAtExit() { gate.open(); }
+  };
+  void open() {
+    std::call_once(once_, [&] { promise_.set_value(); });
+  }
+  /// Waits until the gate is open, for at most `limit`.
+  void wait(std::chrono::milliseconds limit = deadline) const { (void)opened_.wait_for(limit); }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> opened_ = promise_.get_future().share();
+  std::once_flag once_;
+};
 
 /// Ends the process with a message if it is still in scope after `limit`. For tests whose
 /// threads could deadlock: deadlocked threads can be neither joined nor closed, and the test

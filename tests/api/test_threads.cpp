@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <optional>
 #include <set>
 #include <string>
@@ -123,24 +122,15 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
   MeshOptions oa = loopback();
   oa.max_pending_commands = 4;
   oa.max_outgoing = 0;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate gate;
   std::atomic<bool> in_handler{false}, handler_sent{false};
   MeshSocket a(oa);
-  struct Release {  // before `a` closes: close() waits for the running handler
-    std::promise<void>& p;
-    ~Release() {
-      try {
-        p.set_value();
-      } catch (const std::future_error&) {  // already released
-      }
-    }
-  } release_on_exit{release};
+  const Gate::OpenAtExit open_gate{gate};
   auto b = make_node();
   a.register_handler([&](Message& m, Connection& c) {
     if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
     in_handler = true;
-    (void)released.wait_for(deadline);
+    gate.wait();
     handler_sent = c.send(flags::whisper, flags::whisper, {"from the handler"}).ok();
     return true;
   });
@@ -161,7 +151,7 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
     }
   });
   const bool waiting = wait_until([&] { return a.status().counter("sender_waits") >= 1; });
-  release.set_value();
+  gate.open();
   const bool done = wait_until([&] { return replied == replies && handler_sent; });
   if (!done) {
     // Deadlocked threads can be neither joined nor closed: report and end the process.
@@ -188,23 +178,14 @@ TEST(Backpressure, HandlersOfTwoSocketsSendingToEachOtherDoNotWait) {
   MeshOptions o = loopback();
   o.max_pending_commands = 4;
   o.max_outgoing = 0;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate gate;
   std::atomic<bool> b_blocked{false}, b_sent{false};
   std::atomic<int> a_sent{0};
   constexpr int forwards = 8;
   MeshSocket a(o), b(o);
-  struct Release {  // before the sockets close: close() waits for the running handler
-    std::promise<void>& p;
-    ~Release() {
-      try {
-        p.set_value();
-      } catch (const std::future_error&) {  // already released
-      }
-    }
-  } release_on_exit{release};
+  const Gate::OpenAtExit open_gate{gate};
   auto to_a = make_node(), to_b = make_node();
-  // a forwards one message to b `forwards` times; b, once released, sends one to a.
+  // a forwards one message to b `forwards` times; b, once the gate opens, sends one to a.
   a.register_handler([&](Message& m, Connection&) {
     if (m.packets().size() < 2 || m.packets()[1] != Value("forward")) return false;
     for (int i = 0; i < forwards; ++i) {
@@ -216,7 +197,7 @@ TEST(Backpressure, HandlersOfTwoSocketsSendingToEachOtherDoNotWait) {
   b.register_handler([&](Message& m, Connection&) {
     if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
     b_blocked = true;
-    (void)released.wait_for(deadline);
+    gate.wait();
     b_sent = a.send({"from b"}).ok();
     return true;
   });
@@ -230,7 +211,7 @@ TEST(Backpressure, HandlersOfTwoSocketsSendingToEachOtherDoNotWait) {
   ASSERT_TRUE(wait_until([&] { return a_sent >= 4; }));
   // a's queue full too (its io thread is still in the handler, or has finished it).
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(a.send({"from the test", i}));
-  release.set_value();
+  gate.open();
   EXPECT_TRUE(wait_until([&] { return a_sent == forwards && b_sent; }))
       << "a sent " << a_sent << " of " << forwards << ", b sent: " << b_sent;
   EXPECT_EQ(b.status().counter("sender_waits"), 0u);
