@@ -82,8 +82,10 @@ class Gate {
   void open() {
     std::call_once(once_, [&] { promise_.set_value(); });
   }
+  /// Waits until the gate is open.
+  void wait() const { opened_.wait(); }
   /// Waits until the gate is open, for at most `limit`.
-  void wait(std::chrono::milliseconds limit = deadline) const { (void)opened_.wait_for(limit); }
+  void wait_for(std::chrono::milliseconds limit) const { (void)opened_.wait_for(limit); }
 
  private:
   std::promise<void> promise_;
@@ -102,7 +104,7 @@ class Watchdog {
           if (cv_.wait_for(lock, limit, [&] { return done_; })) return;
           std::fprintf(stderr, "watchdog: %s still running after %lld ms (a deadlock?)\n",
                        what.c_str(), static_cast<long long>(limit.count()));
-          std::fflush(stderr);
+          std::fflush(nullptr);  // what the test printed before, gtest's failures included
           std::_Exit(1);
         }) {}
   Watchdog(const Watchdog&) = delete;

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -95,18 +94,14 @@ TEST(Options, FullReceiveQueueDropsTheOldest) {
 /// until unblock(). Shared with the handler, and released by an Unblock guard declared
 /// after the nodes, so that a failing test still unblocks before the nodes close.
 struct Blocker {
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
+  Gate gate;
   std::atomic<bool> blocked{false};
-  std::once_flag once;
-  void unblock() {
-    std::call_once(once, [&] { release.set_value(); });
-  }
+  void unblock() { gate.open(); }
   static MeshSocket::Handler handler(std::shared_ptr<Blocker> self) {
     return [self](Message& m, Connection&) {
       if (m.packets().size() > 1 && m.packets()[1] == Value("block")) {
         self->blocked = true;
-        self->released.wait();
+        self->gate.wait();
         return true;
       }
       return false;

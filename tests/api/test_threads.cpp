@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -119,6 +117,7 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
   // Connection meanwhile. Both calls reach the runtime through the socket's shared handle;
   // reply() used to keep the handle's lock while it waited, and the two threads deadlocked
   // (found by Hammer.OneSocketFromManyThreads under load).
+  const Watchdog watchdog("AThreadWaitingForRoomDoesNotHoldUpAHandlersSend", 3 * deadline);
   MeshOptions oa = loopback();
   oa.max_pending_commands = 4;
   oa.max_outgoing = 0;
@@ -130,7 +129,7 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
   a.register_handler([&](Message& m, Connection& c) {
     if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
     in_handler = true;
-    gate.wait();
+    gate.wait_for(deadline);
     handler_sent = c.send(flags::whisper, flags::whisper, {"from the handler"}).ok();
     return true;
   });
@@ -152,13 +151,10 @@ TEST(Backpressure, AThreadWaitingForRoomDoesNotHoldUpAHandlersSend) {
   });
   const bool waiting = wait_until([&] { return a.status().counter("sender_waits") >= 1; });
   gate.open();
-  const bool done = wait_until([&] { return replied == replies && handler_sent; });
-  if (!done) {
-    // Deadlocked threads can be neither joined nor closed: report and end the process.
-    std::fprintf(stderr, "deadlock: %d of %d replies queued, handler sent: %d (waiting: %d)\n",
-                 replied.load(), replies, handler_sent.load() ? 1 : 0, waiting ? 1 : 0);
-    std::_Exit(1);
-  }
+  // Deadlocked, the join below never returns, and the watchdog ends the process.
+  EXPECT_TRUE(wait_until([&] { return replied == replies && handler_sent; }))
+      << "deadlock? " << replied << " of " << replies
+      << " replies queued, handler sent: " << handler_sent << ", replies waited: " << waiting;
   replier.join();
   EXPECT_TRUE(waiting) << "the replies never had to wait for room";
   std::vector<Message> got;
@@ -197,7 +193,7 @@ TEST(Backpressure, HandlersOfTwoSocketsSendingToEachOtherDoNotWait) {
   b.register_handler([&](Message& m, Connection&) {
     if (m.packets().size() < 2 || m.packets()[1] != Value("block")) return false;
     b_blocked = true;
-    gate.wait();
+    gate.wait_for(deadline);
     b_sent = a.send({"from b"}).ok();
     return true;
   });
