@@ -74,6 +74,14 @@ def ceilings(cfg):
     objs, _ = run_json([cfg.binary("tcp_pingpong"), "stream", "--bytes",
                         str(cfg.tcp_stream_bytes)], timeout=120)
     out["tcp_stream_bytes_per_s"] = objs[-1]["bytes_per_s"]
+    # The protocol's own floor for one hop, at the same K as p2pmesh's bursts: frames whose
+    # SHA-256 the sender computes and the receiver checks, and nothing else.
+    for size in (64, 4096):
+        for count in cfg.native_counts:
+            objs, _ = run_json([cfg.binary("tcp_pingpong"), "frames", "--count", str(count),
+                                "--size", str(size)], timeout=120)
+            out["frames_%d_%d_msgs_per_s" % (size, count)] = objs[-1]["msgs_per_s"]
+            out["frames_%d_%d_bytes_per_s" % (size, count)] = objs[-1]["payload_bytes_per_s"]
     zmq = cfg.binary("zmq_pubsub", required=False)
     if zmq:
         for size, count in ((64, cfg.zmq_count_64), (4096, cfg.zmq_count_4k)):

@@ -7,6 +7,14 @@
 //   tcp_pingpong stream [--bytes B] [--chunk C]
 //       The parent writes B bytes in C-byte writes; the child reads them all, then answers
 //       one byte. Throughput = B / (time from the first write to that answer).
+//   tcp_pingpong frames [--count K] [--size S]
+//       The stream again, as the mesh's frames (`uint32 BE length | sha256(body) | body`):
+//       the parent writes K frames of S-byte bodies, each with its own sequence number,
+//       built and hashed in place in a 64 KiB batch written at once; the child reads them,
+//       checks every digest and answers one byte after the K-th. Throughput = K x S / (time
+//       from the first frame to that answer). What one hop of the protocol costs at best:
+//       the SHA-256 that both ends must compute, the kernel's copies and nothing else (no
+//       message encoding, queues or de-duplication).
 //   tcp_pingpong chain [--hops H] [--messages N] [--warmup W] [--size S] [--gap-us G]
 //       H + 1 processes in a line of loopback TCP links, each relaying S bytes to the next
 //       with blocking reads and writes. The parent sends one message every G microseconds
@@ -16,8 +24,8 @@
 //       are spaced out: what a relay chain at best costs on this machine, to set beside the
 //       chain workload (the ping-pong's processes answer each other at once instead).
 //
-// Prints one JSON line. No framing, no hashing, no copies beyond the kernel's: what any
-// protocol over loopback TCP on this machine can at best reach.
+// Prints one JSON line. Apart from `frames`, no framing, no hashing, no copies beyond the
+// kernel's: what any protocol over loopback TCP on this machine can at best reach.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,6 +42,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "p2p/wire/ids.hpp"
 
 namespace {
 
@@ -189,6 +199,89 @@ int stream(std::size_t total, std::size_t chunk) {
   return 0;
 }
 
+/// The frame header: the body's length (digest included) and the body's SHA-256.
+constexpr std::size_t frame_header = 4 + 32;
+
+void put_u32_be(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+std::uint32_t get_u32_be(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+}
+
+/// The child of `frames`: reads frames until it has `count` of them, checks each digest,
+/// then answers one byte ('k', or 'x' at the first bad frame).
+void check_frames(int fd, std::size_t count, std::size_t size) {
+  const std::size_t frame = frame_header + size;
+  std::vector<std::uint8_t> buf(std::max<std::size_t>(frame, 64u << 10) * 2);
+  std::size_t have = 0, done = 0;
+  char answer = 'k';
+  while (done < count) {
+    const ssize_t r = read(fd, buf.data() + have, buf.size() - have);
+    if (r <= 0) _exit(1);
+    have += static_cast<std::size_t>(r);
+    std::size_t at = 0;
+    for (; have - at >= frame && done < count; at += frame, ++done) {
+      const std::uint8_t* p = buf.data() + at;
+      const auto digest = p2p::wire::sha256(p2p::ByteView(p + frame_header, size));
+      if (get_u32_be(p) != 32 + size || std::memcmp(digest.data(), p + 4, 32) != 0) {
+        answer = 'x';
+        done = count;
+        break;
+      }
+    }
+    std::memmove(buf.data(), buf.data() + at, have - at);
+    have -= at;
+  }
+  write_all(fd, &answer, 1);
+}
+
+int frames(std::size_t count, std::size_t size) {
+  size = std::max(size, sizeof(std::uint64_t));  // the sequence number starts each body
+  std::uint16_t port = 0;
+  int listener = listen_loopback(port);
+  pid_t child = spawn_server(listener, [count, size](int fd) { check_frames(fd, count, size); });
+  int fd = dial_loopback(port);
+  const std::size_t frame = frame_header + size;
+  const std::size_t batch_bytes = std::max<std::size_t>(frame, 64u << 10);
+  std::vector<std::uint8_t> payload(size, 0x5a), batch(batch_bytes);
+  std::size_t filled = 0;
+  const auto t0 = Clock::now();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (batch_bytes - filled < frame) {
+      if (!write_all(fd, reinterpret_cast<const char*>(batch.data()), filled)) die("write");
+      filled = 0;
+    }
+    std::memcpy(payload.data(), &i, sizeof i);
+    std::uint8_t* p = batch.data() + filled;
+    put_u32_be(p, static_cast<std::uint32_t>(32 + size));
+    std::memcpy(p + frame_header, payload.data(), size);
+    const auto digest = p2p::wire::sha256(p2p::ByteView(p + frame_header, size));
+    std::memcpy(p + 4, digest.data(), digest.size());
+    filled += frame;
+  }
+  if (!write_all(fd, reinterpret_cast<const char*>(batch.data()), filled)) die("write");
+  char answer = 0;
+  if (!read_all(fd, &answer, 1)) die("answer");
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  close(fd);
+  waitpid(child, nullptr, 0);
+  if (answer != 'k') {
+    std::fprintf(stderr, "tcp_pingpong frames: the receiver found a bad frame\n");
+    return 1;
+  }
+  std::printf(
+      "{\"workload\":\"tcp_frames\",\"impl\":\"tcp\",\"count\":%zu,\"size\":%zu,"
+      "\"seconds\":%.6f,\"msgs_per_s\":%.1f,\"payload_bytes_per_s\":%.1f}\n",
+      count, size, s, static_cast<double>(count) / s,
+      static_cast<double>(count) * static_cast<double>(size) / s);
+  return 0;
+}
+
 int chain(std::size_t hops, std::size_t messages, std::size_t warmup, std::size_t size,
           std::size_t gap_us) {
   size = std::max(size, sizeof(std::int64_t));  // the send time travels in the message
@@ -266,6 +359,9 @@ int main(int argc, char** argv) {
   if (mode == "stream")
     return stream(arg(argc, argv, "--bytes", std::size_t{4} << 30),
                   std::max<std::size_t>(1, arg(argc, argv, "--chunk", 64u << 10)));
+  if (mode == "frames")
+    return frames(std::max<std::size_t>(1, arg(argc, argv, "--count", 300'000)),
+                  std::min<std::size_t>(arg(argc, argv, "--size", 4096), 16u << 20));
   if (mode == "chain")
     return chain(std::clamp<std::size_t>(arg(argc, argv, "--hops", 7), 1, 64),
                  std::max<std::size_t>(1, arg(argc, argv, "--messages", 1'000)),
@@ -274,6 +370,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: tcp_pingpong latency [--rounds N] [--warmup W] [--size S]\n"
                "       tcp_pingpong stream [--bytes B] [--chunk C]\n"
+               "       tcp_pingpong frames [--count K] [--size S]\n"
                "       tcp_pingpong chain [--hops H] [--messages N] [--warmup W] [--size S]"
                " [--gap-us G]\n");
   return 2;
