@@ -8,9 +8,9 @@ namespace p2p::flags {
 // Main flags: the first element of every message body.
 inline constexpr std::uint8_t broadcast = 0x00;  ///< relayed to the whole network (also a sub-flag)
 inline constexpr std::uint8_t renegotiate = 0x01;  ///< link-local negotiation, never relayed
-inline constexpr std::uint8_t whisper = 0x02;  ///< to direct peers only (also a sub-flag)
-inline constexpr std::uint8_t ping = 0x03;     ///< reserved, unused by the mesh
-inline constexpr std::uint8_t pong = 0x04;     ///< reserved, unused by the mesh
+inline constexpr std::uint8_t whisper = 0x02;      ///< to direct peers only (also a sub-flag)
+inline constexpr std::uint8_t ping = 0x03;         ///< reserved, unused by the mesh
+inline constexpr std::uint8_t pong = 0x04;         ///< reserved, unused by the mesh
 
 // Sub-flags: the first payload element.
 inline constexpr std::uint8_t compression = 0x01;

@@ -38,9 +38,12 @@ class Value {
   Value() noexcept = default;
   Value(std::nullptr_t) noexcept {}  // NOLINT: implicit, so `nullptr` is a packet
   Value(bool b) noexcept : v_(b) {}  // NOLINT
+  // Left unformatted: clang-format 14 (Debian 12's) splits a requires clause badly.
+  // clang-format off
   template <std::integral T>
     requires(!std::same_as<T, bool>)
   Value(T i) noexcept {  // NOLINT
+    // clang-format on
     if constexpr (std::is_signed_v<T>) {
       if (i < 0) {
         v_ = static_cast<std::int64_t>(i);
@@ -49,9 +52,9 @@ class Value {
     }
     v_ = static_cast<std::uint64_t>(i);
   }
-  Value(float f) noexcept : v_(f) {}           // NOLINT
-  Value(double d) noexcept : v_(d) {}          // NOLINT
-  Value(const char* s) : v_(std::string(s)) {}  // NOLINT
+  Value(float f) noexcept : v_(f) {}                   // NOLINT
+  Value(double d) noexcept : v_(d) {}                  // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}         // NOLINT
   Value(std::string s) noexcept : v_(std::move(s)) {}  // NOLINT
   Value(std::string_view s) : v_(std::string(s)) {}    // NOLINT
   Value(Bytes b) noexcept : v_(std::move(b)) {}        // NOLINT
@@ -63,7 +66,9 @@ class Value {
   /// An array from a brace list: Value::array({"a", 1, nullptr}).
   static Value array(std::initializer_list<Value> items) { return Value(Array(items)); }
   /// A map from a brace list of pairs: Value::map({{"k", 1}}).
-  static Value map(std::initializer_list<std::pair<Value, Value>> items) { return Value(Map(items)); }
+  static Value map(std::initializer_list<std::pair<Value, Value>> items) {
+    return Value(Map(items));
+  }
 
   Type type() const noexcept;
   bool is_nil() const noexcept { return v_.index() == 0; }
