@@ -3,7 +3,8 @@
 #
 #  1. install Debian packages and the reference peers (js2p@0.7.870 from npm, py2p from the
 #     tarball inside it), idempotently;
-#  2. build with warnings as errors and run every test (unit, golden vectors, simulator,
+#  2. check that every tracked C++ file is as clang-format (.clang-format) writes it, then
+#     build with warnings as errors and run every test (unit, golden vectors, simulator,
 #     runtime, examples, CLI, interop with real py2p/js2p nodes);
 #  3. rebuild with AddressSanitizer + UndefinedBehaviorSanitizer and run the suite again;
 #  4. rebuild with ThreadSanitizer and run the threaded runtime tests (label `runtime`);
@@ -42,6 +43,16 @@ configure_and_build() {  # dir, extra cmake args...
 }
 
 if has_stage main; then
+  section "formatting (clang-format --dry-run; \`make format\` fixes it)"
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    if ! git ls-files -z '*.cpp' '*.hpp' | xargs -0 clang-format --dry-run --Werror; then
+      echo "the lines above are not formatted as .clang-format says: run \`make format\`" >&2
+      exit 1
+    fi
+    echo "every tracked .cpp and .hpp file is formatted"
+  else
+    echo "not a git checkout: formatting not checked"
+  fi
   section "build (warnings are errors) and run every test"
   configure_and_build build
   run_ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
