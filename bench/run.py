@@ -34,8 +34,8 @@ import workloads as w  # noqa: E402
 
 WORKLOADS = ("ceilings", "one_hop", "chain", "flood16", "flood_inproc", "rss", "cpu_relay",
              "sim")
-TARGETS = ("p2pmesh_cli", "sim_flood", "p2p_bench_mesh", "tcp_pingpong", "zmq_pubsub",
-           "p2p_one_hop", "rss_floor")
+TARGETS = ("p2pmesh_cli", "sim_flood", "p2p_bench_mesh", "tcp_pingpong", "tcp_flood",
+           "zmq_pubsub", "p2p_one_hop", "rss_floor")
 
 
 class Config:
@@ -68,6 +68,7 @@ class Config:
     def binary(self, target, required=True):
         paths = {"p2pmesh_cli": "tools/p2pmesh/p2pmesh", "sim_flood": "bench/sim_flood",
                  "tcp_pingpong": "bench/ceilings/tcp_pingpong",
+                 "tcp_flood": "bench/ceilings/tcp_flood",
                  "zmq_pubsub": "bench/ceilings/zmq_pubsub",
                  "rss_floor": "bench/ceilings/rss_floor"}
         path = os.path.join(self.build_dir, paths.get(target, "bench/" + target))

@@ -82,6 +82,22 @@ def ceilings(cfg):
                                 "--size", str(size)], timeout=120)
             out["frames_%d_%d_msgs_per_s" % (size, count)] = objs[-1]["msgs_per_s"]
             out["frames_%d_%d_bytes_per_s" % (size, count)] = objs[-1]["payload_bytes_per_s"]
+    # Workload (c)'s in-process flood with only the system calls a relay needs, one thread:
+    # it exits non-zero unless every flood reached every node with the expected copies.
+    for nodes in (256, 1024):
+        objs, _ = run_json([cfg.binary("tcp_flood"), "inproc", "--nodes", str(nodes),
+                            "--floods", str(cfg.inproc_floods)], timeout=300)
+        out["tcp_flood_%d_ms" % nodes] = objs[-1]["median_ms"]
+        out["tcp_flood_%d_copies" % nodes] = objs[-1]["copies"]
+        out["tcp_flood_%d_edges" % nodes] = objs[-1]["edges"]
+    # And the 16-process flood: the same links, one process per node, each flood after
+    # 0.25 s of quiet (the suite's floods wait at least 0.2 s), so it finds them asleep.
+    for topology in ("tree", "mesh"):
+        links = ",".join("%d-%d" % d for d in flood16_topology(topology))
+        objs, _ = run_json([cfg.binary("tcp_flood"), "procs", "--links", links, "--floods",
+                            str(cfg.floods), "--warmup", str(cfg.flood_warmup), "--gap-ms",
+                            "250"], timeout=300)
+        out["tcp_flood16_%s_ms" % topology] = objs[-1]["median_ms"]
     zmq = cfg.binary("zmq_pubsub", required=False)
     if zmq:
         for size, count in ((64, cfg.zmq_count_64), (4096, cfg.zmq_count_4k)):
