@@ -19,9 +19,6 @@
 // (epoll_wait, one read per copy, one write per link), so the time to last is what this
 // machine can at best do for the flood over TCP. Each mode checks that every flood reached
 // every node, and prints one JSON line.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -41,52 +38,18 @@
 #include <string>
 #include <vector>
 
+#include "loopback.hpp"
+
 namespace {
 
-[[noreturn]] void die(const char* what) {
-  std::perror(what);
-  std::exit(1);
-}
+using namespace ceiling;
 
-std::int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::size_t arg(int argc, char** argv, const char* name, std::size_t fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return std::strtoull(argv[i + 1], nullptr, 10);
-  return fallback;
-}
-
-/// A listening socket on 127.0.0.1, port chosen by the kernel; its address in `addr`.
-int listen_loopback(sockaddr_in& addr) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) die("socket");
-  addr = sockaddr_in{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
-  if (listen(fd, 64) != 0) die("listen");
-  socklen_t len = sizeof addr;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) die("getsockname");
-  return fd;
-}
-
-void set_nodelay(int fd) {
-  int one = 1;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) die("TCP_NODELAY");
-}
-
-/// The two ends of a new loopback TCP connection: dialled, then accepted on `listener`.
-std::pair<int, int> loopback_link(int listener, const sockaddr_in& addr) {
-  const int a = socket(AF_INET, SOCK_STREAM, 0);
-  if (a < 0) die("socket");
-  if (connect(a, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+/// The two ends of a new loopback TCP connection to the listener on `port`: dialled, then
+/// accepted.
+std::pair<int, int> loopback_link(int listener, std::uint16_t port) {
+  const int a = dial_loopback(port);
   const int b = accept(listener, nullptr, nullptr);
   if (b < 0) die("accept");
-  set_nodelay(a);
   set_nodelay(b);
   return {a, b};
 }
@@ -126,7 +89,7 @@ class Flood {
  public:
   Flood(std::size_t nodes, std::size_t links, std::size_t size, std::uint64_t seed)
       : size_(size), links_of_(nodes), seen_(nodes, SIZE_MAX) {
-    listener_ = listen_loopback(addr_);
+    listener_ = listen_loopback(port_);
     epoll_ = epoll_create1(0);
     if (epoll_ < 0) die("epoll_create1");
     std::mt19937_64 rng(seed);
@@ -193,7 +156,7 @@ class Flood {
 
  private:
   void link(std::size_t a, std::size_t b) {
-    const auto [fa, fb] = loopback_link(listener_, addr_);
+    const auto [fa, fb] = loopback_link(listener_, port_);
     add_end(fa, a);
     add_end(fb, b);
     ends_[ends_.size() - 2].other = ends_.size() - 1;
@@ -226,7 +189,7 @@ class Flood {
 
   std::size_t size_;
   int listener_ = -1, epoll_ = -1;
-  sockaddr_in addr_{};
+  std::uint16_t port_ = 0;
   std::vector<End> ends_;
   std::vector<std::vector<std::size_t>> links_of_;
   std::vector<std::size_t> seen_;  // the last flood each node saw
@@ -351,11 +314,11 @@ int procs(int argc, char** argv) {
   std::uint32_t nodes = 0;
   for (auto [a, b] : links) nodes = std::max({nodes, a + 1, b + 1});
   allow_many_files();
-  sockaddr_in addr{};
-  const int listener = listen_loopback(addr);
+  std::uint16_t port = 0;
+  const int listener = listen_loopback(port);
   std::vector<std::vector<int>> fds(nodes);
   for (auto [a, b] : links) {
-    const auto [fa, fb] = loopback_link(listener, addr);
+    const auto [fa, fb] = loopback_link(listener, port);
     fds[a].push_back(fa);
     fds[b].push_back(fb);
   }
