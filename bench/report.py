@@ -341,9 +341,12 @@ def floods(d, errors):
             show(idle, unit="%"), copies.hi, 2 * edges))
     for topo in ("tree", "mesh"):
         t = d.stat("ceilings", "ceiling", "tcp_flood16_%s_ms" % topo)
+        # Results from before the count was kept: flood16_topology's 15 and 30 links.
+        edges = d.med("ceilings", "ceiling", "tcp_flood16_%s_edges" % topo) or (
+            15 if topo == "tree" else 30)
         if t:
             out.append("| raw TCP flood, %s (16 processes, ceiling) | 15 / 15 | %s | | | | %d |"
-                       % (topo, show(t, unit=" ms"), 30 if topo == "tree" else 60))
+                       % (topo, show(t, unit=" ms"), 2 * edges))
     for n in (256, 1024):
         t = d.stat("ceilings", "ceiling", "tcp_flood_%d_ms" % n)
         copies = d.stat("ceilings", "ceiling", "tcp_flood_%d_copies" % n)

@@ -98,6 +98,7 @@ def ceilings(cfg):
                             str(cfg.floods), "--warmup", str(cfg.flood_warmup), "--gap-ms",
                             "250"], timeout=300)
         out["tcp_flood16_%s_ms" % topology] = objs[-1]["median_ms"]
+        out["tcp_flood16_%s_edges" % topology] = objs[-1]["edges"]
     zmq = cfg.binary("zmq_pubsub", required=False)
     if zmq:
         for size, count in ((64, cfg.zmq_count_64), (4096, cfg.zmq_count_4k)):
