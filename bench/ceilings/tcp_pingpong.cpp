@@ -14,7 +14,8 @@
 //       checks every digest and answers one byte after the K-th. Throughput = K x S / (time
 //       from the first frame to that answer). What one hop of the protocol costs at best:
 //       the SHA-256 that both ends must compute, the kernel's copies and nothing else (no
-//       message encoding, queues or de-duplication).
+//       message encoding, queues or de-duplication). Frames are sealed and read with
+//       p2pmesh's own p2p::wire::seal_raw_frame, FrameReader and open_frame_view.
 //   tcp_pingpong chain [--hops H] [--messages N] [--warmup W] [--size S] [--gap-us G]
 //       H + 1 processes in a line of loopback TCP links, each relaying S bytes to the next
 //       with blocking reads and writes. The parent sends one message every G microseconds
@@ -41,7 +42,7 @@
 #include <vector>
 
 #include "loopback.hpp"
-#include "p2p/wire/ids.hpp"
+#include "p2p/wire/frame.hpp"
 
 namespace {
 
@@ -129,44 +130,27 @@ int stream(std::size_t total, std::size_t chunk) {
   return 0;
 }
 
-/// The frame header: the body's length (digest included) and the body's SHA-256.
-constexpr std::size_t frame_header = 4 + 32;
-
-void put_u32_be(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
-
-std::uint32_t get_u32_be(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
-}
-
-/// The child of `frames`: reads frames until it has `count` of them, checks each digest,
-/// then answers one byte ('k', or 'x' at the first bad frame).
+/// The child of `frames`: reads frames until it has `count` of them, checks each digest
+/// (p2pmesh's own frame reader and check), then answers one byte ('k', or 'x' at the first
+/// bad frame).
 void check_frames(int fd, std::size_t count, std::size_t size) {
-  const std::size_t frame = frame_header + size;
-  std::vector<std::uint8_t> buf(std::max<std::size_t>(frame, 64u << 10) * 2);
-  std::size_t have = 0, done = 0;
-  char answer = 'k';
-  while (done < count) {
-    const ssize_t r = read(fd, buf.data() + have, buf.size() - have);
+  using p2p::wire::raw_frame_overhead;
+  p2p::wire::FrameReader reader(raw_frame_overhead + size);
+  std::vector<std::uint8_t> buf(std::max<std::size_t>(raw_frame_overhead + size, 64u << 10));
+  std::size_t done = 0;
+  bool good = true;
+  while (good && done < count) {
+    const ssize_t r = read(fd, buf.data(), buf.size());
     if (r <= 0) _exit(1);
-    have += static_cast<std::size_t>(r);
-    std::size_t at = 0;
-    for (; have - at >= frame && done < count; at += frame, ++done) {
-      const std::uint8_t* p = buf.data() + at;
-      const auto digest = p2p::wire::sha256(p2p::ByteView(p + frame_header, size));
-      if (get_u32_be(p) != 32 + size || std::memcmp(digest.data(), p + 4, 32) != 0) {
-        answer = 'x';
-        done = count;
-        break;
-      }
-    }
-    std::memmove(buf.data(), buf.data() + at, have - at);
-    have -= at;
+    const p2p::Status fed = reader.feed(
+        p2p::ByteView(buf.data(), static_cast<std::size_t>(r)), [&](p2p::ByteView content) {
+          const auto opened = p2p::wire::open_frame_view(content, {}, size);
+          good = good && opened && opened->body.size() == size;
+          ++done;
+        });
+    good = good && fed.ok();
   }
+  const char answer = good ? 'k' : 'x';
   write_all(fd, &answer, 1);
 }
 
@@ -176,7 +160,7 @@ int frames(std::size_t count, std::size_t size) {
   int listener = listen_loopback(port);
   pid_t child = spawn_server(listener, [count, size](int fd) { check_frames(fd, count, size); });
   int fd = dial_loopback(port);
-  const std::size_t frame = frame_header + size;
+  const std::size_t frame = p2p::wire::raw_frame_overhead + size;
   const std::size_t batch_bytes = std::max<std::size_t>(frame, 64u << 10);
   std::vector<std::uint8_t> payload(size, 0x5a), batch(batch_bytes);
   std::size_t filled = 0;
@@ -188,10 +172,9 @@ int frames(std::size_t count, std::size_t size) {
     }
     std::memcpy(payload.data(), &i, sizeof i);
     std::uint8_t* p = batch.data() + filled;
-    put_u32_be(p, static_cast<std::uint32_t>(32 + size));
-    std::memcpy(p + frame_header, payload.data(), size);
-    const auto digest = p2p::wire::sha256(p2p::ByteView(p + frame_header, size));
-    std::memcpy(p + 4, digest.data(), digest.size());
+    std::memcpy(p + p2p::wire::raw_frame_overhead, payload.data(), size);
+    // The length header and the digest, in place (p2pmesh's own sealing).
+    if (!p2p::wire::seal_raw_frame(std::span<std::uint8_t>(p, frame))) die("seal_raw_frame");
     filled += frame;
   }
   if (!write_all(fd, reinterpret_cast<const char*>(batch.data()), filled)) die("write");
