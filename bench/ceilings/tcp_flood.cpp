@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -76,6 +77,28 @@ std::pair<std::string, double> list_and_median(std::vector<double> ms) {
   return {"[" + list + "]", n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2};
 }
 
+/// Puts flood number `flood` at the start of `message`, which has room for it (--size is at
+/// least 8).
+void stamp(std::vector<char>& message, std::uint64_t flood) {
+  if (message.size() >= sizeof flood) std::memcpy(message.data(), &flood, sizeof flood);
+}
+
+/// Reads what `fd` has of the next `size`-byte message into `partial`, never past that
+/// message. Once it is whole, the flood number it starts with (and `partial` is emptied);
+/// before, nothing. A closed or failed link calls `closed`, which ends the process.
+std::optional<std::uint64_t> read_copy(int fd, std::vector<char>& partial, std::size_t size,
+                                       void (*closed)()) {
+  char buf[4096];
+  const ssize_t r = read(fd, buf, std::min(sizeof buf, size - partial.size()));
+  if (r <= 0) closed();
+  partial.insert(partial.end(), buf, buf + r);
+  if (partial.size() < size) return std::nullopt;
+  std::uint64_t flood = 0;
+  std::memcpy(&flood, partial.data(), sizeof flood);
+  partial.clear();
+  return flood;
+}
+
 /// One end of a link: the socket, the node that owns it, the link's other end, and the
 /// bytes of a message read so far.
 struct End {
@@ -89,7 +112,8 @@ class Flood {
  public:
   Flood(std::size_t nodes, std::size_t links, std::size_t size, std::uint64_t seed)
       : size_(size), links_of_(nodes), seen_(nodes, SIZE_MAX) {
-    listener_ = listen_loopback(port_);
+    std::uint16_t port = 0;
+    const int listener = listen_loopback(port);
     epoll_ = epoll_create1(0);
     if (epoll_ < 0) die("epoll_create1");
     std::mt19937_64 rng(seed);
@@ -97,9 +121,9 @@ class Flood {
       std::vector<std::size_t> earlier(i);
       for (std::size_t j = 0; j < i; ++j) earlier[j] = j;
       std::shuffle(earlier.begin(), earlier.end(), rng);
-      for (std::size_t k = 0; k < std::min(i, links); ++k) link(i, earlier[k]);
+      for (std::size_t k = 0; k < std::min(i, links); ++k) link(listener, port, i, earlier[k]);
     }
-    close(listener_);
+    close(listener);
   }
 
   std::size_t edges() const { return ends_.size() / 2; }
@@ -107,7 +131,7 @@ class Flood {
   /// One flood from `origin`: the time to the last node in ns, and the copies read.
   std::pair<std::int64_t, std::size_t> run(std::size_t flood, std::size_t origin) {
     std::vector<char> message(size_, 0);
-    std::memcpy(message.data(), &flood, std::min(sizeof flood, size_));
+    stamp(message, flood);
     const std::size_t nodes = links_of_.size();
     const std::size_t expected = 2 * edges() - (nodes - 1);
     std::size_t reached = 1, copies = 0;
@@ -127,17 +151,12 @@ class Flood {
       }
       for (int e = 0; e < n; ++e) {
         End& end = ends_[events[e].data.u64];
-        char buf[4096];
-        const ssize_t r = read(end.fd, buf, std::min(sizeof buf, size_ - end.partial.size()));
-        if (r <= 0) die("read");
-        end.partial.insert(end.partial.end(), buf, buf + r);
-        if (end.partial.size() < size_) continue;
-        std::size_t got = 0;
-        std::memcpy(&got, end.partial.data(), std::min(sizeof got, size_));
-        end.partial.clear();
+        const auto got = read_copy(end.fd, end.partial, size_, [] { die("read"); });
+        if (!got) continue;
         ++copies;
-        if (got != flood) {
-          std::fprintf(stderr, "tcp_flood: flood %zu: a copy of flood %zu\n", flood, got);
+        if (*got != flood) {
+          std::fprintf(stderr, "tcp_flood: flood %zu: a copy of flood %llu\n", flood,
+                       static_cast<unsigned long long>(*got));
           std::exit(1);
         }
         if (seen_[end.node] == flood) continue;
@@ -155,8 +174,8 @@ class Flood {
   }
 
  private:
-  void link(std::size_t a, std::size_t b) {
-    const auto [fa, fb] = loopback_link(listener_, port_);
+  void link(int listener, std::uint16_t port, std::size_t a, std::size_t b) {
+    const auto [fa, fb] = loopback_link(listener, port);
     add_end(fa, a);
     add_end(fb, b);
     ends_[ends_.size() - 2].other = ends_.size() - 1;
@@ -188,8 +207,7 @@ class Flood {
   }
 
   std::size_t size_;
-  int listener_ = -1, epoll_ = -1;
-  std::uint16_t port_ = 0;
+  int epoll_ = -1;
   std::vector<End> ends_;
   std::vector<std::vector<std::size_t>> links_of_;
   std::vector<std::size_t> seen_;  // the last flood each node saw
@@ -263,25 +281,18 @@ struct Arrival {
         std::uint32_t flood = 0;
         if (read(start, &flood, sizeof flood) != static_cast<ssize_t>(sizeof flood)) _exit(0);
         seen = flood;
-        std::memcpy(message.data(), &flood, sizeof flood);
+        stamp(message, flood);
         const std::int64_t t0 = monotonic_ns();
         relay(SIZE_MAX);
         tell(t0);
         continue;
       }
-      auto& got = partial[key];
-      char buf[4096];
-      const ssize_t r = read(fds[key], buf, std::min(sizeof buf, size - got.size()));
-      if (r <= 0) _exit(0);
-      got.insert(got.end(), buf, buf + r);
-      if (got.size() < size) continue;
-      std::uint32_t flood = 0;
-      std::memcpy(&flood, got.data(), sizeof flood);
-      got.clear();
-      if (flood == seen) continue;
+      // End of file on a link: the parent is done, and the nodes close one another.
+      const auto got = read_copy(fds[key], partial[key], size, [] { _exit(0); });
+      if (!got || *got == seen) continue;
       const std::int64_t t = monotonic_ns();
-      seen = flood;
-      std::memcpy(message.data(), &flood, sizeof flood);
+      seen = static_cast<std::uint32_t>(*got);
+      stamp(message, *got);
       relay(key);
       tell(t);
     }
@@ -348,9 +359,9 @@ int procs(int argc, char** argv) {
   close(start[0]);
   std::vector<double> ms;
   bool ok = true;
+  const timespec gap{static_cast<time_t>(gap_ms / 1000),
+                     static_cast<long>(gap_ms % 1000) * 1'000'000};
   for (std::uint32_t f = 0; ok && f < warmup + floods; ++f) {
-    const timespec gap{static_cast<time_t>(gap_ms / 1000),
-                       static_cast<long>(gap_ms % 1000) * 1'000'000};
     nanosleep(&gap, nullptr);
     if (write(start[1], &f, sizeof f) != static_cast<ssize_t>(sizeof f)) die("start");
     std::vector<std::int64_t> at(nodes, -1);
