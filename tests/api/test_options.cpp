@@ -91,8 +91,8 @@ TEST(Options, FullReceiveQueueDropsTheOldest) {
 }
 
 /// Makes a node's io thread block in a handler on "block" (so that it stops reading)
-/// until unblock(). Shared with the handler, and released by an Unblock guard declared
-/// after the nodes, so that a failing test still unblocks before the nodes close.
+/// until unblock(). Shared with the handler, and released by a Gate::OpenAtExit of its gate
+/// declared after the nodes, so that a failing test still unblocks before the nodes close.
 struct Blocker {
   Gate gate;
   std::atomic<bool> blocked{false};
@@ -118,11 +118,6 @@ Bytes noise(std::size_t n, std::uint32_t seed) {
   return out;
 }
 
-struct Unblock {
-  std::shared_ptr<Blocker> blocker;
-  ~Unblock() { blocker->unblock(); }
-};
-
 TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
   auto blocker = std::make_shared<Blocker>();
   MeshOptions oa = loopback();
@@ -132,7 +127,7 @@ TEST(Options, OwnSendsArePacedAndAStalledPeerIsClosed) {
   oa.max_pending_commands = 64;
   MeshSocket a(oa);
   auto b = make_node();
-  Unblock guard{blocker};
+  const Gate::OpenAtExit guard{blocker->gate};
   b->register_handler(Blocker::handler(blocker));
   ASSERT_TRUE(link(a, *b));
   ASSERT_TRUE(a.send({"block"}));
@@ -175,7 +170,7 @@ void expect_paced_sends_arrive_in_order(int n, const std::function<Bytes(int)>& 
   auto blocker = std::make_shared<Blocker>();
   MeshSocket a(oa);
   auto b = make_node();
-  Unblock guard{blocker};
+  const Gate::OpenAtExit guard{blocker->gate};
   std::mutex mu;
   std::vector<std::int64_t> got;
   std::int64_t damaged = -1;
@@ -266,7 +261,7 @@ TEST(Options, RelayingToASlowPeerClosesItAtTheBound) {
   fixed.max_outgoing = 0;
   fixed.auto_reconnect = false;
   MeshSocket a(fixed), c(fixed);
-  Unblock guard{blocker};
+  const Gate::OpenAtExit guard{blocker->gate};
   c.register_handler(Blocker::handler(blocker));
   ASSERT_TRUE(link(a, b));
   ASSERT_TRUE(link(b, c));
@@ -307,7 +302,7 @@ TEST(Options, SendsQueuedWhileTheIoThreadIsBusyKeepTheirOrder) {
   oa.max_outgoing = 0;
   MeshSocket a(oa);
   auto b = make_node();
-  Unblock guard{blocker};
+  const Gate::OpenAtExit guard{blocker->gate};
   a.register_handler(Blocker::handler(blocker));
   ASSERT_TRUE(link(a, *b));
   ASSERT_TRUE(b->send({"block"}));
@@ -373,7 +368,7 @@ TEST(Options, RepliesFromAnotherThreadCountAgainstThePendingByteBound) {
   ob.max_outgoing = 0;
   MeshSocket b(ob);
   auto a = make_node();
-  Unblock guard{blocker};
+  const Gate::OpenAtExit guard{blocker->gate};
   a->register_handler(Blocker::handler(blocker));
   ASSERT_TRUE(link(*a, b));
   ASSERT_TRUE(a->send({"ask"}));
